@@ -1,0 +1,30 @@
+//! Shared code for the course *Threads in Rust for Python programmers*.
+//!
+//! Notebooks load this crate with
+//!
+//! ```text
+//! :dep support = { path = "../support" }
+//! ```
+//!
+//! Cells teach; code that more than one lesson needs lives here, documented with examples that run as tests.
+//!
+//! | module | what it is | Python counterpart |
+//! |---|---|---|
+//! | [`timing`] | run a closure n times, min / median; the same work across thread counts | `time.perf_counter`, `timeit` |
+//! | [`plot`] | line, bar and timeline charts, inline SVG in the notebook | matplotlib |
+//! | [`pool`] | a thread pool with job handles, `map` and `scope` | `concurrent.futures.ThreadPoolExecutor` |
+//! | [`sync`] | `Semaphore`, `Event`, `Timer`, and re-exports of what crates already do well | `threading` |
+//! | [`conn_pool`] | a connection pool bounded by a semaphore; SQLite behind the `sqlite` feature | the tutorial's connection pool |
+//!
+//! Heavy dependencies sit behind cargo features so that light lessons start fast:
+//! `sqlite` (rusqlite with bundled SQLite) and `site` (a local demo web site for the crawler lesson).
+#![warn(missing_docs)]
+
+pub mod conn_pool;
+pub mod plot;
+pub mod pool;
+mod primitive;
+#[cfg(feature = "site")]
+pub mod site;
+pub mod sync;
+pub mod timing;

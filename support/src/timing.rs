@@ -1,0 +1,397 @@
+//! Measuring wall time: run a closure several times and keep the minimum and the median, time the same work
+//! across thread counts, and record which thread ran when.
+//!
+//! Python learners know `time.perf_counter()` and `timeit`; this is the same idea with
+//! [`std::time::Instant`]. The minimum says what the work costs when nothing disturbs it; the median is what
+//! you should expect. On a busy 2-core machine the two can differ a lot, so lessons show both.
+//!
+//! ```
+//! use support::timing::{across_threads, measure};
+//!
+//! let t = measure(5, || (0..10_000u64).sum::<u64>());
+//! assert_eq!(t.runs(), 5);
+//! assert!(t.min() <= t.median());
+//!
+//! // The same total work split over 1 and 2 threads.
+//! let rows = across_threads(&[1, 2], 3, |threads| {
+//!     std::thread::scope(|s| {
+//!         for _ in 0..threads {
+//!             s.spawn(move || (0..100_000u64 / threads as u64).sum::<u64>());
+//!         }
+//!     });
+//! });
+//! assert_eq!(rows.len(), 2);
+//! assert_eq!(rows[1].threads, 2);
+//! ```
+
+use std::fmt;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The durations of repeated runs of the same work, sorted from fastest to slowest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    samples: Vec<Duration>,
+}
+
+impl Timing {
+    /// Builds a summary from measured durations (in any order).
+    ///
+    /// # Panics
+    /// When `samples` is empty: a timing of nothing has no minimum or median.
+    pub fn from_samples(mut samples: Vec<Duration>) -> Self {
+        assert!(
+            !samples.is_empty(),
+            "Timing::from_samples: no samples (measure at least one run)"
+        );
+        samples.sort();
+        Timing { samples }
+    }
+
+    /// How many runs were measured.
+    pub fn runs(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// The fastest run: the cost of the work when nothing else disturbed it.
+    pub fn min(&self) -> Duration {
+        self.samples[0]
+    }
+
+    /// The slowest run.
+    pub fn max(&self) -> Duration {
+        self.samples[self.samples.len() - 1]
+    }
+
+    /// The middle run (the mean of the two middle runs for an even count): what to expect.
+    pub fn median(&self) -> Duration {
+        let n = self.samples.len();
+        if n % 2 == 1 {
+            self.samples[n / 2]
+        } else {
+            (self.samples[n / 2 - 1] + self.samples[n / 2]) / 2
+        }
+    }
+
+    /// The arithmetic mean of all runs.
+    pub fn mean(&self) -> Duration {
+        self.samples.iter().sum::<Duration>() / self.samples.len() as u32
+    }
+
+    /// The `p`-th percentile (nearest rank), `p` in `0.0..=100.0`: `percentile(99.0)` is the p99.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use support::timing::Timing;
+    /// let t = Timing::from_samples((1..=100).map(Duration::from_millis).collect());
+    /// assert_eq!(t.percentile(99.0), Duration::from_millis(99));
+    /// assert_eq!(t.percentile(100.0), Duration::from_millis(100));
+    /// ```
+    ///
+    /// # Panics
+    /// When `p` is not a number between 0 and 100.
+    pub fn percentile(&self, p: f64) -> Duration {
+        assert!(
+            (0.0..=100.0).contains(&p),
+            "Timing::percentile: p must be between 0 and 100, got {p}"
+        );
+        let n = self.samples.len();
+        let rank = ((p / 100.0) * n as f64).ceil() as usize;
+        self.samples[rank.clamp(1, n) - 1]
+    }
+
+    /// All runs, fastest first.
+    pub fn samples(&self) -> &[Duration] {
+        &self.samples
+    }
+}
+
+impl fmt::Display for Timing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "min {} · median {} ({} runs)",
+            fmt_duration(self.min()),
+            fmt_duration(self.median()),
+            self.runs()
+        )
+    }
+}
+
+/// Runs `work` `runs` times and returns the durations. The work's result is passed through
+/// [`black_box`] so that the compiler cannot optimise the work away.
+///
+/// # Panics
+/// When `runs` is 0.
+pub fn measure<T>(runs: usize, mut work: impl FnMut() -> T) -> Timing {
+    assert!(runs > 0, "measure: runs must be at least 1");
+    let samples = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(work());
+            start.elapsed()
+        })
+        .collect();
+    Timing::from_samples(samples)
+}
+
+/// Runs `work` once and returns its result with the time it took.
+///
+/// ```
+/// let (sum, took) = support::timing::time_once(|| (1..=10u32).sum::<u32>());
+/// assert_eq!(sum, 55);
+/// assert!(took.as_secs() < 5);
+/// ```
+pub fn time_once<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let out = work();
+    (out, start.elapsed())
+}
+
+/// One row of [`across_threads`]: a thread count and the timing of the work at that count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadTiming {
+    /// The number of threads the work was given.
+    pub threads: usize,
+    /// The measured runs.
+    pub timing: Timing,
+}
+
+/// Times `work(threads)` for each thread count in `thread_counts`, `runs` times each.
+///
+/// The closure receives the thread count and must do the *same total work* whatever the count, split across
+/// that many threads, so that the timings compare. Pass the rows to [`speedups`] for a speedup chart.
+///
+/// # Panics
+/// When `thread_counts` is empty, contains 0, or `runs` is 0.
+pub fn across_threads(
+    thread_counts: &[usize],
+    runs: usize,
+    mut work: impl FnMut(usize),
+) -> Vec<ThreadTiming> {
+    assert!(
+        !thread_counts.is_empty(),
+        "across_threads: give at least one thread count"
+    );
+    assert!(
+        thread_counts.iter().all(|&n| n > 0),
+        "across_threads: thread counts must be at least 1, got {thread_counts:?}"
+    );
+    thread_counts
+        .iter()
+        .map(|&threads| ThreadTiming {
+            threads,
+            timing: measure(runs, || work(threads)),
+        })
+        .collect()
+}
+
+/// Speedup of each row against the first row, from medians: `(threads, first median / this median)`.
+///
+/// ```
+/// use std::time::Duration;
+/// use support::timing::{speedups, ThreadTiming, Timing};
+/// let row = |threads, ms| ThreadTiming { threads, timing: Timing::from_samples(vec![Duration::from_millis(ms)]) };
+/// let s = speedups(&[row(1, 100), row(2, 50)]);
+/// assert_eq!(s, vec![(1, 1.0), (2, 2.0)]);
+/// ```
+pub fn speedups(rows: &[ThreadTiming]) -> Vec<(usize, f64)> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    let base = first.timing.median().as_secs_f64();
+    rows.iter()
+        .map(|r| {
+            let t = r.timing.median().as_secs_f64();
+            (r.threads, if t > 0.0 { base / t } else { f64::INFINITY })
+        })
+        .collect()
+}
+
+/// The number of threads this machine can run at once (`std::thread::available_parallelism`), 1 when unknown.
+pub fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// A duration in the unit that reads best: `850 ns`, `12.3 µs`, `4.56 ms`, `1.23 s`.
+///
+/// ```
+/// use std::time::Duration;
+/// use support::timing::fmt_duration;
+/// assert_eq!(fmt_duration(Duration::from_micros(1500)), "1.50 ms");
+/// assert_eq!(fmt_duration(Duration::from_nanos(850)), "850 ns");
+/// ```
+pub fn fmt_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns < 1_000 {
+        format!("{ns} ns")
+    } else if ns < 1_000_000 {
+        format!("{:.1} µs", ns as f64 / 1e3)
+    } else if ns < 1_000_000_000 {
+        format!("{:.2} ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.2} s", ns as f64 / 1e9)
+    }
+}
+
+/// One interval of work done by a labelled thread, in milliseconds since the recorder was created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// Who did the work, for example the thread's name.
+    pub label: String,
+    /// When the work started, ms after the recorder's start.
+    pub start_ms: f64,
+    /// When the work ended, ms after the recorder's start.
+    pub end_ms: f64,
+}
+
+/// Records which thread worked when, for a timeline chart ([`crate::plot::Timeline`]).
+///
+/// Cloning gives another handle to the same record, so each thread can own one.
+///
+/// ```
+/// use support::timing::SpanRecorder;
+/// let rec = SpanRecorder::new();
+/// std::thread::scope(|s| {
+///     for i in 0..2 {
+///         let rec = rec.clone();
+///         s.spawn(move || rec.record(format!("worker-{i}"), || std::thread::sleep(std::time::Duration::from_millis(5))));
+///     }
+/// });
+/// let spans = rec.spans();
+/// assert_eq!(spans.len(), 2);
+/// assert!(spans.iter().all(|s| s.end_ms >= s.start_ms + 4.0));
+/// ```
+#[derive(Debug, Clone)]
+pub struct SpanRecorder {
+    start: Instant,
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+impl Default for SpanRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SpanRecorder {
+    /// A new, empty record whose clock starts now.
+    pub fn new() -> Self {
+        SpanRecorder {
+            start: Instant::now(),
+            spans: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Runs `work`, records the interval under `label`, and returns the work's result.
+    pub fn record<T>(&self, label: impl Into<String>, work: impl FnOnce() -> T) -> T {
+        let start = self.elapsed_ms();
+        let out = work();
+        let end = self.elapsed_ms();
+        self.push(label, start, end);
+        out
+    }
+
+    /// Adds an interval measured elsewhere (times in ms since the recorder's start).
+    pub fn push(&self, label: impl Into<String>, start_ms: f64, end_ms: f64) {
+        let span = Span {
+            label: label.into(),
+            start_ms,
+            end_ms,
+        };
+        self.spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(span);
+    }
+
+    /// Milliseconds since the recorder was created.
+    pub fn elapsed_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1e3
+    }
+
+    /// The recorded intervals, ordered by start time.
+    pub fn spans(&self) -> Vec<Span> {
+        let mut spans = self
+            .spans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        spans.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+        spans
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_even_count_is_mean_of_middle_two() {
+        let t = Timing::from_samples(vec![
+            Duration::from_millis(4),
+            Duration::from_millis(1),
+            Duration::from_millis(2),
+            Duration::from_millis(3),
+        ]);
+        assert_eq!(t.min(), Duration::from_millis(1));
+        assert_eq!(t.max(), Duration::from_millis(4));
+        assert_eq!(t.median(), Duration::from_micros(2500));
+        assert_eq!(t.mean(), Duration::from_micros(2500));
+    }
+
+    #[test]
+    fn measure_runs_the_work_exactly_n_times() {
+        let mut calls = 0;
+        let t = measure(7, || calls += 1);
+        assert_eq!(calls, 7);
+        assert_eq!(t.runs(), 7);
+    }
+
+    #[test]
+    #[should_panic(expected = "runs must be at least 1")]
+    fn zero_runs_is_a_clear_error() {
+        measure(0, || ());
+    }
+
+    #[test]
+    #[should_panic(expected = "thread counts must be at least 1")]
+    fn zero_threads_is_a_clear_error() {
+        across_threads(&[1, 0], 1, |_| ());
+    }
+
+    #[test]
+    #[should_panic(expected = "between 0 and 100")]
+    fn percentile_out_of_range_is_a_clear_error() {
+        Timing::from_samples(vec![Duration::ZERO]).percentile(101.0);
+    }
+
+    #[test]
+    fn across_threads_passes_each_count() {
+        let mut seen = Vec::new();
+        let rows = across_threads(&[1, 2, 4], 2, |n| seen.push(n));
+        assert_eq!(seen, vec![1, 1, 2, 2, 4, 4]);
+        assert_eq!(
+            rows.iter().map(|r| r.threads).collect::<Vec<_>>(),
+            vec![1, 2, 4]
+        );
+    }
+
+    #[test]
+    fn spans_are_sorted_by_start() {
+        let rec = SpanRecorder::new();
+        rec.push("b", 5.0, 6.0);
+        rec.push("a", 1.0, 2.0);
+        let labels: Vec<_> = rec.spans().into_iter().map(|s| s.label).collect();
+        assert_eq!(labels, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn display_reads_well() {
+        let t = Timing::from_samples(vec![Duration::from_millis(2), Duration::from_millis(3)]);
+        assert_eq!(t.to_string(), "min 2.00 ms · median 2.50 ms (2 runs)");
+    }
+}

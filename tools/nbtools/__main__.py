@@ -1,0 +1,132 @@
+"""Command line of the course tooling. Run from the repository root with the .venv's Python:
+
+    python -m nbtools run [NOTEBOOK ...]     execute notebooks in fresh kernels and judge every cell
+    python -m nbtools hygiene [NOTEBOOK ...] nbformat 4, Rust kernel, no outputs, tags known
+    python -m nbtools nav [--check]          regenerate (or check) navigation links and the index's lesson table
+    python -m nbtools exercises OUT_DIR      learner copies without the cells tagged solution
+
+(`tools/` is put on PYTHONPATH by the Makefile.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import sys
+from pathlib import Path
+
+import nbformat
+
+from . import hygiene, navigation
+from .runner import run_notebook
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def notebook_paths(args: list[str]) -> list[Path]:
+    if args:
+        paths = [Path(a) for a in args]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            sys.exit(f"no such notebook: {', '.join(missing)}")
+        return paths
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def cmd_run(ns) -> int:
+    paths = notebook_paths(ns.notebooks)
+    if not paths:
+        print("no notebooks to run")
+        print("0 passed, 0 failed")
+        return 1
+    out_dir = Path(ns.executed_dir) if ns.executed_dir else None
+
+    def one(path: Path):
+        return run_notebook(path, ns.cell_timeout, ns.setup_timeout, mutation=not ns.no_mutation)
+
+    passed = failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=ns.jobs) as pool:
+        for result in pool.map(one, paths):
+            cells = len(result.cells)
+            status = "PASS" if result.passed else "FAIL"
+            mutation = ""
+            if result.checks:
+                mutation = f", {result.checks} checks fail without solution" if not result.mutation_problems else ""
+                if result.mutation_seconds:
+                    mutation += f" ({result.mutation_seconds:.1f} s)"
+            print(
+                f"{status} {result.path.name}: {result.seconds:.1f} s, {cells} cells, {result.figures} figures{mutation}",
+                flush=True,
+            )
+            for problem in result.problems + result.mutation_problems:
+                print(f"    {problem}", flush=True)
+            if result.passed:
+                passed += 1
+            else:
+                failed += 1
+            if out_dir is not None and hasattr(result, "executed"):
+                out_dir.mkdir(parents=True, exist_ok=True)
+                nbformat.write(result.executed, out_dir / result.path.name)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def cmd_hygiene(ns) -> int:
+    problems = hygiene.check_all(notebook_paths(ns.notebooks))
+    for p in problems:
+        print(p)
+    print(f"hygiene: {len(problems)} problems" if problems else "hygiene: ok")
+    return 1 if problems else 0
+
+
+def cmd_nav(ns) -> int:
+    stale = navigation.update(NOTEBOOKS, check=ns.check)
+    if ns.check and stale:
+        for name in stale:
+            print(f"stale navigation: {name} (run `make nav`)")
+        return 1
+    if not ns.check:
+        print(f"navigation: {len(stale)} notebooks updated" if stale else "navigation: up to date")
+    else:
+        print("navigation: up to date")
+    return 0
+
+
+def cmd_exercises(ns) -> int:
+    out = Path(ns.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in notebook_paths([]):
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
+        nbformat.write(nb, out / path.name)
+    print(f"exercises written to {out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="nbtools")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="execute notebooks and judge every cell")
+    run.add_argument("notebooks", nargs="*")
+    run.add_argument("--cell-timeout", type=float, default=180, help="seconds per cell (default 180)")
+    run.add_argument("--setup-timeout", type=float, default=900, help="seconds for setup cells and the first code cell (default 900)")
+    run.add_argument("--no-mutation", action="store_true", help="skip the mutation check of exercises")
+    run.add_argument("--jobs", "-j", type=int, default=1, help="notebooks run at once (default 1)")
+    run.add_argument("--executed-dir", help="write executed copies (with outputs) here")
+    run.set_defaults(func=cmd_run)
+    hyg = sub.add_parser("hygiene", help="check notebooks are committed clean")
+    hyg.add_argument("notebooks", nargs="*")
+    hyg.set_defaults(func=cmd_hygiene)
+    nav = sub.add_parser("nav", help="generate navigation")
+    nav.add_argument("--check", action="store_true")
+    nav.set_defaults(func=cmd_nav)
+    ex = sub.add_parser("exercises", help="learner copies without solutions")
+    ex.add_argument("out_dir")
+    ex.set_defaults(func=cmd_exercises)
+    ns = parser.parse_args(argv)
+    return ns.func(ns)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

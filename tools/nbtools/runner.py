@@ -1,0 +1,384 @@
+"""Execute notebooks on the evcxr Rust kernel and judge every cell.
+
+Why a harness of our own: evcxr reports a Rust panic (a failed ``assert!`` included) only as text on stderr, and
+``jupyter nbconvert --execute`` exits 0 on it. Here a cell fails when
+
+* the kernel replies with an error or sends an ``error`` message (compile errors, evcxr errors),
+* its output contains panic text (``panicked at``), also when that text arrives late, from a thread the cell
+  left running (after the last cell the runner waits for the kernel to fall quiet before judging),
+* it runs longer than its timeout; the kernel is then killed and the notebook fails.
+
+Cell tags (``metadata.tags``):
+
+``raises-exception``  the cell must fail (a compile error Rust catches, a deliberate panic). Output that spills
+                      from it into the next cell is charged to it, not to the next cell.
+``expect-panic``      the cell demonstrates a panic that is handled (a thread's panic seen through ``join``): panic
+                      text is expected and required, an error reply still fails it.
+``setup``             cells the exercise needs (``:dep`` and ``use`` lines); run before the exercise in the
+                      mutation check.
+``exercise``          the exercise's stub that a learner edits; marks where the exercise begins.
+``solution``          the reference solution: removed in learner copies and in the mutation check.
+``check``             asserts on the exercise. Mutation check: in a fresh kernel, run the ``setup`` cells and the
+                      exercise without its ``solution`` cells; every ``check`` cell must then fail at run time (a
+                      check that compiles only with the solution, or passes without it, checks nothing).
+
+A cell may set ``metadata.timeout`` (seconds) to override the default timeout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import re
+import time
+from pathlib import Path
+from typing import Iterable
+
+import nbformat
+
+PANIC_RE = re.compile(r"panicked at|has overflowed its stack|fatal runtime error")
+QUIET_SECONDS = 1.0  # how long the kernel must stay silent before late output is considered over
+LATE_MAX_SECONDS = 10.0  # the longest we wait for late output after a cell or a notebook
+AFTER_TAGGED_CELL_SECONDS = 1.0  # at least this long after a raises-exception / expect-panic cell
+AFTER_NOTEBOOK_SECONDS = 3.0  # at least this long after the last cell
+
+
+@dataclasses.dataclass
+class CellResult:
+    index: int  # index among all cells of the notebook
+    tags: set[str]
+    msg_id: str = ""
+    outputs: list = dataclasses.field(default_factory=list)
+    error: str | None = None  # error reply or error message: a summary
+    timed_out: bool = False
+    seconds: float = 0.0
+    execution_count: int | None = None
+
+    def text(self, stream: str | None = None) -> str:
+        parts = []
+        for out in self.outputs:
+            if out.get("output_type") == "stream" and (stream is None or out.get("name") == stream):
+                parts.append(out.get("text", ""))
+            elif out.get("output_type") == "error" and stream in (None, "stderr"):
+                parts.append("\n".join(out.get("traceback", [])) or out.get("evalue", ""))
+        return "".join(parts)
+
+    @property
+    def panicked(self) -> bool:
+        return bool(PANIC_RE.search(self.text()))
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.panicked or self.timed_out
+
+    def failure_summary(self) -> str:
+        if self.timed_out:
+            return f"timed out after {self.seconds:.0f} s"
+        if self.error is not None:
+            return self.error
+        match = PANIC_RE.search(self.text())
+        if match:
+            text = self.text()
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line_end = text.find("\n", match.end())
+            # The panic line and the message after it.
+            snippet = text[line_start : line_end if line_end != -1 else None]
+            rest = text[line_end + 1 :].splitlines()[:2] if line_end != -1 else []
+            return "panic: " + " | ".join([snippet.strip(), *[r.strip() for r in rest if r.strip()]])
+        return "ok"
+
+    @property
+    def figures(self) -> int:
+        count = 0
+        for out in self.outputs:
+            data = out.get("data", {})
+            if "image/svg+xml" in data or "image/png" in data or "<svg" in data.get("text/html", ""):
+                count += 1
+        return count
+
+
+@dataclasses.dataclass
+class NotebookResult:
+    path: Path
+    cells: list[CellResult]
+    problems: list[str]
+    seconds: float
+    mutation_problems: list[str] = dataclasses.field(default_factory=list)
+    mutation_seconds: float = 0.0
+    checks: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and not self.mutation_problems
+
+    @property
+    def figures(self) -> int:
+        return sum(c.figures for c in self.cells)
+
+
+def tags_of(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+class KernelSession:
+    """One evcxr kernel, started in the notebook's folder as JupyterLab does."""
+
+    def __init__(self, kernel_name: str, cwd: Path, startup_timeout: float = 120):
+        from jupyter_client.manager import KernelManager
+
+        self.km = KernelManager(kernel_name=kernel_name)
+        self.km.start_kernel(cwd=str(cwd), env=os.environ.copy())
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=startup_timeout)
+        self.by_msg_id: dict[str, CellResult] = {}
+        self.dead = False
+
+    def close(self):
+        try:
+            self.kc.stop_channels()
+        finally:
+            try:
+                self.km.shutdown_kernel(now=True)
+            except Exception:
+                pass
+
+    def kill(self):
+        self.dead = True
+        try:
+            self.kc.stop_channels()
+        finally:
+            try:
+                self.km.kill_kernel()
+            except Exception:
+                pass
+            try:
+                self.km.cleanup_resources()
+            except Exception:
+                pass
+
+    def _route(self, msg, current: CellResult | None) -> tuple[CellResult | None, bool]:
+        """Stores an iopub message with the cell it belongs to. Returns (cell, is_idle_of_that_cell)."""
+        parent = msg.get("parent_header", {}).get("msg_id", "")
+        cell = self.by_msg_id.get(parent, current)
+        if cell is None:
+            return None, False
+        mtype = msg["msg_type"]
+        content = msg["content"]
+        if mtype == "status":
+            return cell, content.get("execution_state") == "idle" and parent == cell.msg_id
+        if mtype == "stream":
+            # Merge consecutive stream chunks of the same name, as Jupyter does.
+            if cell.outputs and cell.outputs[-1].get("output_type") == "stream" and cell.outputs[-1]["name"] == content["name"]:
+                cell.outputs[-1]["text"] += content["text"]
+            else:
+                cell.outputs.append(nbformat.v4.new_output("stream", name=content["name"], text=content["text"]))
+        elif mtype in ("display_data", "execute_result"):
+            kwargs = {"data": content.get("data", {}), "metadata": content.get("metadata", {})}
+            if mtype == "execute_result":
+                kwargs["execution_count"] = content.get("execution_count")
+            cell.outputs.append(nbformat.v4.new_output(mtype, **kwargs))
+        elif mtype == "error":
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "error", ename=content.get("ename", ""), evalue=content.get("evalue", ""), traceback=content.get("traceback", [])
+                )
+            )
+            if cell.error is None:
+                cell.error = "error: " + first_line(content.get("evalue") or "\n".join(content.get("traceback", [])))
+        elif mtype == "clear_output":
+            cell.outputs.clear()
+        return cell, False
+
+    def drain(self, current: CellResult | None, at_least: float, quiet: float = QUIET_SECONDS, limit: float = LATE_MAX_SECONDS):
+        """Collects output still arriving (late panic text): for at least `at_least` seconds, then until the kernel
+        has been quiet for `quiet` seconds, `limit` seconds at the most."""
+        start = time.monotonic()
+        deadline = start + limit
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            wait = max(quiet, start + at_least - now)
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(wait, deadline - now))
+            except queue.Empty:
+                if time.monotonic() >= start + at_least:
+                    return
+                continue
+            self._route(msg, current)
+
+    def run(self, cell_index: int, source: str, tags: set[str], timeout: float) -> CellResult:
+        result = CellResult(index=cell_index, tags=tags)
+        start = time.monotonic()
+        result.msg_id = self.kc.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
+        self.by_msg_id[result.msg_id] = result
+        deadline = start + timeout
+        idle = False
+        while not idle:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                result.timed_out = True
+                result.seconds = time.monotonic() - start
+                self.kill()
+                return result
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 5.0))
+            except queue.Empty:
+                if not self.km.is_alive():
+                    result.error = "error: the kernel died"
+                    self.dead = True
+                    result.seconds = time.monotonic() - start
+                    return result
+                continue
+            owner, is_idle = self._route(msg, result)
+            idle = is_idle and owner is result
+        # The reply carries the status; it is normally already there when the kernel went idle.
+        try:
+            while True:
+                reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+                if reply.get("parent_header", {}).get("msg_id") == result.msg_id:
+                    break
+            content = reply["content"]
+            result.execution_count = content.get("execution_count")
+            if content.get("status") == "error" and result.error is None:
+                result.error = "error: " + first_line(content.get("evalue") or "\n".join(content.get("traceback", [])) or content.get("ename", ""))
+        except queue.Empty:
+            result.error = result.error or "error: no reply from the kernel"
+        result.seconds = time.monotonic() - start
+        return result
+
+
+def first_line(text: str) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text or "").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[:3])[:300] if lines else "(no message)"
+
+
+def default_timeout(cell, tags: set[str], is_first_code_cell: bool, cell_timeout: float, setup_timeout: float) -> float:
+    if "timeout" in cell.get("metadata", {}):
+        return float(cell["metadata"]["timeout"])
+    if "setup" in tags or is_first_code_cell:
+        return setup_timeout
+    return cell_timeout
+
+
+def execute(
+    nb,
+    cwd: Path,
+    cells: Iterable[int],
+    cell_timeout: float,
+    setup_timeout: float,
+    kernel_name: str | None = None,
+) -> tuple[list[CellResult], list[str]]:
+    """Runs the given cells (indices into nb.cells) in one fresh kernel. Returns results and kernel problems."""
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name", "rust")
+    results: list[CellResult] = []
+    problems: list[str] = []
+    session = KernelSession(name, cwd)
+    try:
+        first = True
+        for i in cells:
+            cell = nb.cells[i]
+            tags = tags_of(cell)
+            timeout = default_timeout(cell, tags, first, cell_timeout, setup_timeout)
+            first = False
+            result = session.run(i, cell.source, tags, timeout)
+            results.append(result)
+            if session.dead:
+                problems.append(f"cell {i}: {result.failure_summary()}; kernel stopped, remaining cells not run")
+                break
+            if tags & {"raises-exception", "expect-panic"}:
+                # Let panic text from this cell's threads arrive now, so that it is charged to this cell.
+                session.drain(result, AFTER_TAGGED_CELL_SECONDS)
+        if not session.dead:
+            # Late output after the last cell: a detached thread's panic arrives here.
+            session.drain(results[-1] if results else None, AFTER_NOTEBOOK_SECONDS)
+    finally:
+        if not session.dead:
+            session.close()
+    return results, problems
+
+
+def judge(results: list[CellResult]) -> list[str]:
+    problems = []
+    for r in results:
+        if "raises-exception" in r.tags:
+            if not (r.error or r.panicked or r.timed_out):
+                problems.append(f"cell {r.index}: tagged raises-exception but did not fail")
+            elif r.timed_out:
+                problems.append(f"cell {r.index}: {r.failure_summary()}")
+        elif "expect-panic" in r.tags:
+            if r.error or r.timed_out:
+                problems.append(f"cell {r.index}: {r.failure_summary()}")
+            elif not r.panicked:
+                problems.append(f"cell {r.index}: tagged expect-panic but printed no panic")
+        elif r.failed:
+            problems.append(f"cell {r.index}: {r.failure_summary()}")
+    return problems
+
+
+def mutation_cells(nb) -> tuple[list[int], list[int]]:
+    """The cells of the mutation run (without solutions) and which of them are checks."""
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    checks = [i for i in code if "check" in tags_of(nb.cells[i])]
+    if not checks:
+        return [], []
+    solutions = {i for i in code if "solution" in tags_of(nb.cells[i])}
+    setup = [i for i in code if "setup" in tags_of(nb.cells[i])]
+    starts = [i for i in code if tags_of(nb.cells[i]) & {"exercise", "solution"}]
+    if setup and starts:
+        begin = min(starts)
+        cells = [i for i in setup if i < begin] + [i for i in code if begin <= i <= max(checks) and i not in solutions]
+    else:
+        cells = [i for i in code if i <= max(checks) and i not in solutions]
+    return cells, checks
+
+
+def run_notebook(path: Path, cell_timeout: float = 120, setup_timeout: float = 600, mutation: bool = True) -> NotebookResult:
+    path = Path(path)
+    start = time.monotonic()
+    nb = nbformat.read(path, as_version=4)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    problems: list[str] = []
+    try:
+        results, kernel_problems = execute(nb, path.parent.resolve(), code, cell_timeout, setup_timeout)
+    except Exception as error:  # the kernel would not start: say why
+        return NotebookResult(path, [], [f"kernel: {type(error).__name__}: {error}"], time.monotonic() - start)
+    problems += judge(results) + kernel_problems
+    problems = list(dict.fromkeys(problems))
+    # Keep the outputs for the executed copy.
+    for r in results:
+        nb.cells[r.index].outputs = r.outputs
+        nb.cells[r.index].execution_count = r.execution_count
+    result = NotebookResult(path, results, problems, time.monotonic() - start)
+    result.executed = nb  # type: ignore[attr-defined]
+
+    cells, checks = mutation_cells(nb)
+    result.checks = len(checks)
+    if mutation and checks and not problems:
+        m_start = time.monotonic()
+        try:
+            m_results, m_kernel = execute(nb, path.parent.resolve(), cells, cell_timeout, setup_timeout)
+        except Exception as error:
+            result.mutation_problems.append(f"mutation run: kernel: {error}")
+            m_results, m_kernel = [], []
+        by_index = {r.index: r for r in m_results}
+        for i in checks:
+            r = by_index.get(i)
+            if r is None:
+                if not m_kernel:
+                    result.mutation_problems.append(f"cell {i}: check was not reached without the solution")
+                continue
+            if not r.failed:
+                result.mutation_problems.append(f"cell {i}: check passes without its solution (it checks nothing)")
+            elif r.error is not None and not r.panicked:
+                result.mutation_problems.append(
+                    f"cell {i}: without the solution the check does not compile or errors ({r.error}); "
+                    "give the exercise a stub cell (tag exercise) that compiles, so that the check's asserts are what fail"
+                )
+        result.mutation_problems += [f"mutation run: {p}" for p in m_kernel if "timed out" in p]
+        result.mutation_seconds = time.monotonic() - m_start
+    result.seconds = time.monotonic() - start
+    return result

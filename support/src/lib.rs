@@ -28,3 +28,18 @@ mod primitive;
 pub mod site;
 pub mod sync;
 pub mod timing;
+
+/// Makes panics print as they do under `cargo run`: the message and a one-line note, without the full backtrace
+/// that evcxr switches on (it starts its code with `RUST_BACKTRACE=1`). Lessons call it in their setup cell, before
+/// anything can panic: std reads the variable once, at the first panic.
+///
+/// ```
+/// support::short_panics();
+/// assert_eq!(std::env::var("RUST_BACKTRACE").as_deref(), Ok("0"));
+/// ```
+pub fn short_panics() {
+    // `set_var` is unsafe in edition 2024 because another thread reading the environment at the same moment is
+    // undefined behaviour on some platforms. Lessons call this first thing, before they start threads.
+    #[allow(deprecated_safe_2024)]
+    std::env::set_var("RUST_BACKTRACE", "0");
+}

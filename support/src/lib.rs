@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | [`timing`] | run a closure n times, min / median; the same work across thread counts | `time.perf_counter`, `timeit` |
 //! | [`plot`] | line, bar and timeline charts, inline SVG in the notebook | matplotlib |
+//! | [`process`] | run another program with a deadline | `subprocess.run(…, timeout=…)` |
 //! | [`pool`] | a thread pool with job handles, `map` and `scope` | `concurrent.futures.ThreadPoolExecutor` |
 //! | [`sync`] | `Semaphore`, `Event`, `Timer`, and re-exports of what crates already do well | `threading` |
 //! | [`conn_pool`] | a connection pool bounded by a semaphore; SQLite behind the `sqlite` feature | the tutorial's connection pool |
@@ -24,6 +25,7 @@ pub mod conn_pool;
 pub mod plot;
 pub mod pool;
 mod primitive;
+pub mod process;
 #[cfg(feature = "site")]
 pub mod site;
 pub mod sync;

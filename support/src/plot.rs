@@ -1,5 +1,5 @@
-//! Charts for the lessons: lines (time or speedup against threads), grouped bars (one bar per variant) and
-//! timelines (which thread worked when), drawn with [plotters] as SVG.
+//! Charts for the lessons: lines (time or speedup against threads), grouped bars (one bar per variant),
+//! timelines (which thread worked when) and figures of several panels, drawn with [plotters] as SVG.
 //!
 //! In a notebook, make a chart the last expression of a cell and it appears inline: each chart has an
 //! `evcxr_display` method, the hook evcxr calls to show a value (the same display protocol plotters' own
@@ -324,6 +324,68 @@ impl LineChart {
     }
 
     /// The hook evcxr calls when the chart is the value of a cell.
+    pub fn evcxr_display(&self) {
+        display_svg(self.to_svg());
+    }
+}
+
+/// Several line charts side by side in one figure: for example time in one panel and speedup in the next.
+///
+/// ```
+/// use support::plot::{Figure, LineChart};
+/// let time = LineChart::new("Time").x_label("threads").y_label("time (ms)").series("Rust", [(1, 40.0), (2, 21.0)]);
+/// let speedup = LineChart::new("Speedup").x_label("threads").y_label("speedup (×)").series("Rust", [(1, 1.0), (2, 1.9)]);
+/// let svg = Figure::new([time, speedup]).to_svg().unwrap();
+/// assert!(svg.contains("Time") && svg.contains("Speedup"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    panels: Vec<LineChart>,
+    size: Option<(u32, u32)>,
+}
+
+impl Figure {
+    /// A figure of these charts, left to right.
+    pub fn new(panels: impl IntoIterator<Item = LineChart>) -> Self {
+        Figure {
+            panels: panels.into_iter().collect(),
+            size: None,
+        }
+    }
+
+    /// Size in pixels (default: 480 × 400 per panel).
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.size = Some((width, height));
+        self
+    }
+
+    /// The figure as SVG text.
+    pub fn to_svg(&self) -> Result<String, PlotError> {
+        if self.panels.is_empty() {
+            return Err(PlotError::NoData {
+                chart: "figure".into(),
+            });
+        }
+        for panel in &self.panels {
+            panel.check()?;
+        }
+        let n = self.panels.len();
+        let size = self.size.unwrap_or((480 * n as u32, 400));
+        svg_of(size, |root| {
+            let areas = root.split_evenly((1, n));
+            for (panel, area) in self.panels.iter().zip(areas.iter()) {
+                panel.draw_on(area)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Shows the figure in the notebook now.
+    pub fn show(&self) {
+        self.evcxr_display();
+    }
+
+    /// The hook evcxr calls when the figure is the value of a cell.
     pub fn evcxr_display(&self) {
         display_svg(self.to_svg());
     }

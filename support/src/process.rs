@@ -1,0 +1,153 @@
+//! Running another program from a notebook cell without ever hanging the cell: [`output_with_timeout`] is
+//! `Command::output()` with a deadline, after which the child is killed.
+//!
+//! ```
+//! use std::process::Command;
+//! use std::time::Duration;
+//! use support::process::{output_with_timeout, RunError};
+//!
+//! let out = output_with_timeout(Command::new("echo").arg("hi"), Duration::from_secs(10)).unwrap();
+//! assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+//!
+//! let slow = output_with_timeout(Command::new("sleep").arg("5"), Duration::from_millis(200));
+//! assert!(matches!(slow, Err(RunError::TimedOut { .. })));
+//! ```
+
+use std::fmt;
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Why a program could not be run to completion.
+#[derive(Debug)]
+pub enum RunError {
+    /// The program could not be started (not installed, not executable).
+    Spawn {
+        /// The program's name.
+        program: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The program ran longer than allowed and was killed.
+    TimedOut {
+        /// The program's name.
+        program: String,
+        /// The deadline it missed.
+        after: Duration,
+    },
+    /// Waiting for the program failed.
+    Wait(std::io::Error),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Spawn { program, source } => write!(f, "could not start {program}: {source}"),
+            RunError::TimedOut { program, after } => {
+                write!(
+                    f,
+                    "{program} did not finish within {after:?} and was killed"
+                )
+            }
+            RunError::Wait(e) => write!(f, "waiting for the program failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Spawn { source, .. } => Some(source),
+            RunError::Wait(e) => Some(e),
+            RunError::TimedOut { .. } => None,
+        }
+    }
+}
+
+/// Runs `command` to completion, capturing stdout and stderr, and kills it if it runs longer than `timeout`.
+pub fn output_with_timeout(command: &mut Command, timeout: Duration) -> Result<Output, RunError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| RunError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    // Read both pipes on their own threads so that a chatty child never blocks on a full pipe.
+    let mut out_pipe = child.stdout.take().expect("stdout is piped");
+    let mut err_pipe = child.stderr.take().expect("stderr is piped");
+    let out_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().map_err(RunError::Wait)? {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = out_reader.join();
+                let _ = err_reader.join();
+                return Err(RunError::TimedOut {
+                    program,
+                    after: timeout,
+                });
+            }
+            None => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
+}
+
+/// Whether `program` can be started (for example `python3`), checked by running it with `--version`.
+pub fn available(program: &str) -> bool {
+    output_with_timeout(
+        Command::new(program).arg("--version"),
+        Duration::from_secs(10),
+    )
+    .map(|o| o.status.success())
+    .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_program_is_a_clear_error() {
+        let e = output_with_timeout(
+            &mut Command::new("no-such-program-here"),
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("could not start no-such-program-here"));
+        assert!(!available("no-such-program-here"));
+    }
+
+    #[test]
+    fn large_output_does_not_block() {
+        let out = output_with_timeout(
+            Command::new("sh").args(["-c", "yes | head -c 1000000"]),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(out.stdout.len(), 1_000_000);
+    }
+}

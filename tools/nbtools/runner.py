@@ -31,6 +31,7 @@ import dataclasses
 import os
 import queue
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Iterable
@@ -140,15 +141,26 @@ class KernelSession:
             self.kc.stop_channels()
         finally:
             try:
-                self.km.shutdown_kernel(now=True)
+                self.km.shutdown_kernel(now=False)
             except Exception:
                 pass
+            self._kill_process_group()
+
+    def _kill_process_group(self):
+        """evcxr runs cells in a child process; killing only the kernel would orphan it (still running the cell)."""
+        try:
+            # The kernel was started in a new session, so its process group id is its pid; the group outlives it.
+            pgid = self.km.provisioner.pgid or self.km.provisioner.pid  # type: ignore[union-attr]
+            os.killpg(pgid, signal.SIGKILL)
+        except Exception:
+            pass
 
     def kill(self):
         self.dead = True
         try:
             self.kc.stop_channels()
         finally:
+            self._kill_process_group()
             try:
                 self.km.kill_kernel()
             except Exception:

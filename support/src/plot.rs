@@ -268,11 +268,29 @@ impl LineChart {
             .y_label_area_size(65)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(drawing_error)?;
+        // Whole-number x values (thread counts) get whole-number ticks only: no "1.5 threads".
+        let integer_x = self
+            .series
+            .iter()
+            .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+        let x_ticks = if integer_x {
+            ((x1.floor() - x0.ceil()) as usize + 1).clamp(2, 12)
+        } else {
+            10
+        };
+        let x_format = move |v: &f64| {
+            if integer_x && v.fract().abs() > 1e-9 {
+                String::new()
+            } else {
+                trim_number(*v)
+            }
+        };
         chart
             .configure_mesh()
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .x_label_formatter(&|v| trim_number(*v))
+            .x_labels(x_ticks)
+            .x_label_formatter(&x_format)
             .y_label_formatter(&|v| trim_number(*v))
             .light_line_style(WHITE)
             .draw()

@@ -129,7 +129,11 @@ class KernelSession:
         from jupyter_client.manager import KernelManager
 
         self.km = KernelManager(kernel_name=kernel_name)
-        self.km.start_kernel(cwd=str(cwd), env=os.environ.copy())
+        # The kernel's own stdout/stderr (cargo's "Compiling …" lines) are noise here; cell output comes over
+        # Jupyter's channels. NBTOOLS_KERNEL_LOG=path keeps them for debugging.
+        log_path = os.environ.get("NBTOOLS_KERNEL_LOG")
+        self._log = open(log_path, "ab") if log_path else open(os.devnull, "wb")
+        self.km.start_kernel(cwd=str(cwd), env=os.environ.copy(), stdout=self._log, stderr=self._log)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=startup_timeout)
@@ -354,6 +358,10 @@ def run_notebook(path: Path, cell_timeout: float = 120, setup_timeout: float = 6
     nb = nbformat.read(path, as_version=4)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     problems: list[str] = []
+    if not code:  # nothing to execute (the index): no kernel needed
+        result = NotebookResult(path, [], [], time.monotonic() - start)
+        result.executed = nb  # type: ignore[attr-defined]
+        return result
     try:
         results, kernel_problems = execute(nb, path.parent.resolve(), code, cell_timeout, setup_timeout)
     except Exception as error:  # the kernel would not start: say why

@@ -43,7 +43,7 @@ loom:
 test-tools: setup
 	$(NBTOOLS) hygiene
 	$(NBTOOLS) nav --check
-	JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter PYTHONPATH=tools $(PY) -m pytest -q tools/tests
+	JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter PYTHONPATH=tools $(PY) -m pytest -q -n 2 tools/tests
 
 check-notebooks: setup
 	$(NBTOOLS) hygiene

@@ -1,1 +1,666 @@
-//! (in progress)
+//! The synchronization primitives Python's `threading` has and Rust's std lacks — [`Semaphore`], [`Event`],
+//! [`Timer`] — and re-exports, with examples, of what std and parking_lot already do well.
+//!
+//! | Python | here | notes |
+//! |---|---|---|
+//! | `threading.Semaphore(n)` / `BoundedSemaphore(n)` | [`Semaphore`] | permits are RAII guards: releasing more than you acquired cannot be written |
+//! | `threading.Event()` | [`Event`] | `set`, `clear`, `is_set`, `wait`, `wait_timeout` |
+//! | `threading.Timer(delay, f)` | [`Timer::after`], [`Timer::every`] | the handle cancels; dropping it cancels too |
+//! | `threading.RLock()` | [`ReentrantMutex`] (parking_lot) | rarely needed in Rust, see its docs |
+//! | `threading.Condition()` | [`Condvar`] (std) | always wait in a loop on a predicate |
+//! | `threading.Barrier(n)` | [`Barrier`] (std) | |
+//!
+//! [`Semaphore`] and [`Event`] are built on the crate's `primitive` module (std's `Mutex` and `Condvar`, loom's
+//! under `--cfg loom`), so a loom model checks this very code.
+
+use std::fmt;
+use std::sync::Arc as StdArc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::primitive::{Condvar as PrimitiveCondvar, Mutex, MutexGuard};
+
+/// Python's `threading.RLock`: a lock the thread holding it may take again. parking_lot's, re-exported.
+///
+/// Rust code seldom needs one: a `Mutex<T>` guards data, and a function that needs the data while the lock is held
+/// takes `&mut T` instead of locking again. A `ReentrantMutex` only hands out `&T` (two guards in one thread would
+/// otherwise alias `&mut`), so mutation goes through a `Cell` or `RefCell` inside.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use support::sync::ReentrantMutex;
+///
+/// let log = ReentrantMutex::new(RefCell::new(Vec::new()));
+/// let outer = log.lock();
+/// outer.borrow_mut().push("outer");
+/// let inner = log.lock(); // the same thread locks again: no deadlock
+/// inner.borrow_mut().push("inner");
+/// drop(inner);
+/// drop(outer);
+/// assert_eq!(*log.lock().borrow(), ["outer", "inner"]);
+/// ```
+pub use parking_lot::ReentrantMutex;
+
+/// Python's `threading.Barrier(n)`: `n` threads wait until all have arrived. std's, re-exported.
+///
+/// ```
+/// use std::sync::Barrier;
+/// let barrier = Barrier::new(3);
+/// std::thread::scope(|s| {
+///     for _ in 0..3 {
+///         s.spawn(|| barrier.wait());
+///     }
+/// });
+/// ```
+pub use std::sync::Barrier;
+
+/// Python's `threading.Condition`: wait until another thread changes shared state. std's, re-exported.
+///
+/// Always wait in a loop on the predicate (wake-ups can be spurious), and prefer `wait_timeout` so that a missed
+/// notification cannot hang the program.
+///
+/// ```
+/// use std::sync::{Condvar, Mutex};
+/// use std::time::Duration;
+/// let ready = (Mutex::new(false), Condvar::new());
+/// std::thread::scope(|s| {
+///     s.spawn(|| {
+///         *ready.0.lock().unwrap() = true;
+///         ready.1.notify_all();
+///     });
+///     let (guard, timeout) = ready
+///         .1
+///         .wait_timeout_while(ready.0.lock().unwrap(), Duration::from_secs(5), |ready| !*ready)
+///         .unwrap();
+///     assert!(*guard && !timeout.timed_out());
+/// });
+/// ```
+pub use std::sync::Condvar;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Our critical sections only update counters and flags and cannot panic halfway, so a poisoned lock still
+    // holds consistent data.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A counting semaphore: at most `n` holders at a time. Python's `threading.Semaphore` and `BoundedSemaphore`.
+///
+/// `acquire` returns a permit; the permit gives its slot back when dropped — also when the holder panics. There is
+/// no `release()`: in Python, calling `release()` once too often silently raises the limit (that is what
+/// `BoundedSemaphore` exists to catch at run time); here it cannot be written.
+///
+/// Use it to limit how many threads do something at once (open connections, downloads). To wait for *all* threads
+/// to reach a point, use a [`Barrier`]; to protect data, a `Mutex`.
+///
+/// ```
+/// use std::time::Duration;
+/// use support::sync::Semaphore;
+///
+/// let downloads = Semaphore::new(2);
+/// let a = downloads.acquire();
+/// let b = downloads.try_acquire().expect("a second slot is free");
+/// assert!(downloads.try_acquire().is_none(), "both slots are taken");
+/// assert!(downloads.acquire_timeout(Duration::from_millis(10)).is_none());
+/// drop(a); // the slot comes back
+/// assert_eq!(downloads.available(), 1);
+/// drop(b);
+/// assert_eq!(downloads.available(), 2);
+/// ```
+pub struct Semaphore {
+    permits: Mutex<usize>,
+    freed: PrimitiveCondvar,
+    capacity: usize,
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available", &self.available())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` slots, all free. `Semaphore::new(0)` is a closed gate.
+    pub fn new(permits: usize) -> Self {
+        Semaphore {
+            permits: Mutex::new(permits),
+            freed: PrimitiveCondvar::new(),
+            capacity: permits,
+        }
+    }
+
+    /// The number of slots it was created with.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Free slots right now (already stale when you read it; for display and tests).
+    pub fn available(&self) -> usize {
+        *lock(&self.permits)
+    }
+
+    fn take(&self, timeout: Option<Duration>) -> bool {
+        let mut permits = lock(&self.permits);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        while *permits == 0 {
+            match deadline {
+                None => {
+                    permits = self
+                        .freed
+                        .wait(permits)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                }
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return false;
+                    }
+                    permits = self
+                        .freed
+                        .wait_timeout(permits, deadline - now)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0;
+                }
+            }
+        }
+        *permits -= 1;
+        true
+    }
+
+    fn try_take(&self) -> bool {
+        let mut permits = lock(&self.permits);
+        if *permits == 0 {
+            false
+        } else {
+            *permits -= 1;
+            true
+        }
+    }
+
+    // Note for readers: `cond.then_some(SemaphorePermit { .. })` would build (and so drop, and so give back) a
+    // permit even when `cond` is false. `then(|| …)` builds it only on success.
+    fn give_back(&self) {
+        *lock(&self.permits) += 1;
+        // One slot freed: one waiter can use it.
+        self.freed.notify_one();
+    }
+
+    /// Waits for a free slot. Prefer [`acquire_timeout`](Self::acquire_timeout) where waiting forever would be a bug.
+    pub fn acquire(&self) -> SemaphorePermit<'_> {
+        self.take(None);
+        SemaphorePermit { sem: self }
+    }
+
+    /// A slot if one is free now, else `None`.
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.try_take().then(|| SemaphorePermit { sem: self })
+    }
+
+    /// Waits at most `timeout` for a slot.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
+        self.take(Some(timeout))
+            .then(|| SemaphorePermit { sem: self })
+    }
+
+    /// [`acquire`](Self::acquire) for a semaphore in an `Arc`: the permit owns a clone of the `Arc`, so it can be
+    /// moved into another thread or stored in a struct.
+    pub fn acquire_owned(self: &StdArc<Self>) -> OwnedSemaphorePermit {
+        self.take(None);
+        OwnedSemaphorePermit {
+            sem: StdArc::clone(self),
+        }
+    }
+
+    /// [`try_acquire`](Self::try_acquire) with an owned permit.
+    pub fn try_acquire_owned(self: &StdArc<Self>) -> Option<OwnedSemaphorePermit> {
+        self.try_take().then(|| OwnedSemaphorePermit {
+            sem: StdArc::clone(self),
+        })
+    }
+
+    /// [`acquire_timeout`](Self::acquire_timeout) with an owned permit.
+    pub fn acquire_timeout_owned(
+        self: &StdArc<Self>,
+        timeout: Duration,
+    ) -> Option<OwnedSemaphorePermit> {
+        self.take(Some(timeout)).then(|| OwnedSemaphorePermit {
+            sem: StdArc::clone(self),
+        })
+    }
+}
+
+/// A slot of a [`Semaphore`], given back when dropped.
+#[must_use = "the slot is given back as soon as the permit is dropped"]
+#[derive(Debug)]
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        self.sem.give_back();
+    }
+}
+
+/// A slot of a [`Semaphore`] held through an `Arc`, given back when dropped.
+#[must_use = "the slot is given back as soon as the permit is dropped"]
+#[derive(Debug)]
+pub struct OwnedSemaphorePermit {
+    sem: StdArc<Semaphore>,
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        self.sem.give_back();
+    }
+}
+
+/// A flag threads can wait for: Python's `threading.Event`.
+///
+/// `set` wakes every waiter and keeps the flag up until `clear`. Use it for "start now" or "stop now" signals;
+/// to hand data from thread to thread, use a channel.
+///
+/// ```
+/// use std::time::Duration;
+/// use support::sync::Event;
+///
+/// let start = Event::new();
+/// std::thread::scope(|s| {
+///     let runner = s.spawn(|| start.wait_timeout(Duration::from_secs(5)));
+///     start.set();
+///     assert!(runner.join().unwrap(), "the runner saw the event");
+/// });
+/// assert!(start.is_set());
+/// start.clear();
+/// assert!(!start.wait_timeout(Duration::from_millis(10)), "not set: the wait times out");
+/// ```
+#[derive(Debug, Default)]
+pub struct Event {
+    flag: Mutex<bool>,
+    changed: PrimitiveCondvar,
+}
+
+impl Event {
+    /// A new event, not set.
+    pub fn new() -> Self {
+        Event {
+            flag: Mutex::new(false),
+            changed: PrimitiveCondvar::new(),
+        }
+    }
+
+    /// Sets the flag and wakes every waiting thread.
+    pub fn set(&self) {
+        *lock(&self.flag) = true;
+        self.changed.notify_all();
+    }
+
+    /// Lowers the flag; later waits block until the next `set`.
+    pub fn clear(&self) {
+        *lock(&self.flag) = false;
+    }
+
+    /// Whether the flag is up.
+    pub fn is_set(&self) -> bool {
+        *lock(&self.flag)
+    }
+
+    /// Blocks until the flag is set. Prefer [`wait_timeout`](Self::wait_timeout) where waiting forever would be a bug.
+    pub fn wait(&self) {
+        let mut flag = lock(&self.flag);
+        while !*flag {
+            flag = self
+                .changed
+                .wait(flag)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Waits at most `timeout` for the flag; returns whether it is set (Python's `wait(timeout)`).
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut flag = lock(&self.flag);
+        while !*flag {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            flag = self
+                .changed
+                .wait_timeout(flag, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+/// Python's `threading.Timer`: run a function on its own thread after a delay ([`Timer::after`]), or every
+/// period ([`Timer::every`]), until cancelled.
+///
+/// The returned [`TimerHandle`] cancels the timer with [`cancel`](TimerHandle::cancel), and dropping the handle
+/// cancels it too and joins its thread — no timer thread outlives its handle (call
+/// [`wait`](TimerHandle::wait) first to let a one-shot timer fire). Cancelling wakes the timer thread at once:
+/// it waits on a condition variable, not in `sleep`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use support::sync::Timer;
+///
+/// let fired = Arc::new(AtomicUsize::new(0));
+/// let f = Arc::clone(&fired);
+/// let once = Timer::after(Duration::from_millis(10), move || { f.fetch_add(1, Ordering::SeqCst); });
+/// assert!(once.wait(Duration::from_secs(5)), "fired within the deadline");
+/// assert_eq!(fired.load(Ordering::SeqCst), 1);
+///
+/// let never = Timer::after(Duration::from_secs(60), || unreachable!());
+/// assert!(never.cancel(), "cancelled before it fired");
+/// ```
+#[derive(Debug)]
+pub struct Timer;
+
+#[derive(Debug, Default)]
+struct TimerState {
+    cancelled: bool,
+    finished: bool,
+    fired: usize,
+}
+
+type Shared = StdArc<(std::sync::Mutex<TimerState>, std::sync::Condvar)>;
+
+fn timer_lock(shared: &Shared) -> std::sync::MutexGuard<'_, TimerState> {
+    shared
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Timer {
+    /// Runs `f` once on a new thread after `delay`, unless cancelled first.
+    pub fn after(delay: Duration, f: impl FnOnce() + Send + 'static) -> TimerHandle {
+        let mut f = Some(f);
+        Self::start("timer", delay, None, move || {
+            if let Some(f) = f.take() {
+                f();
+            }
+        })
+    }
+
+    /// Runs `f` on a new thread every `period` (first after one period) until cancelled. When `f` runs late or
+    /// long, missed ticks are skipped rather than run in a burst.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let ticks = Arc::new(AtomicUsize::new(0));
+    /// let t = Arc::clone(&ticks);
+    /// let timer = support::sync::Timer::every(Duration::from_millis(5), move || { t.fetch_add(1, Ordering::SeqCst); });
+    /// while ticks.load(Ordering::SeqCst) < 3 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// timer.cancel();
+    /// assert_eq!(timer.fired(), ticks.load(Ordering::SeqCst));
+    /// ```
+    ///
+    /// # Panics
+    /// When `period` is zero (a timer that never waits would spin).
+    pub fn every(period: Duration, f: impl FnMut() + Send + 'static) -> TimerHandle {
+        assert!(
+            !period.is_zero(),
+            "Timer::every: the period must be longer than zero"
+        );
+        Self::start("timer-every", period, Some(period), f)
+    }
+
+    fn start(
+        name: &str,
+        delay: Duration,
+        period: Option<Duration>,
+        mut f: impl FnMut() + Send + 'static,
+    ) -> TimerHandle {
+        let shared: Shared = StdArc::default();
+        let state = StdArc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                // Marks the timer finished however the thread ends, a panic in `f` included.
+                struct Finish(Shared);
+                impl Drop for Finish {
+                    fn drop(&mut self) {
+                        timer_lock(&self.0).finished = true;
+                        self.0 .1.notify_all();
+                    }
+                }
+                let _finish = Finish(StdArc::clone(&state));
+                let mut due = Instant::now() + delay;
+                loop {
+                    {
+                        let mut st = timer_lock(&state);
+                        loop {
+                            if st.cancelled {
+                                return;
+                            }
+                            let now = Instant::now();
+                            if now >= due {
+                                break;
+                            }
+                            st = state
+                                .1
+                                .wait_timeout(st, due - now)
+                                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                                .0;
+                        }
+                        st.fired += 1;
+                    }
+                    f();
+                    let Some(period) = period else { return };
+                    due += period;
+                    let now = Instant::now();
+                    if due < now {
+                        // Late: skip the missed ticks, keep the phase.
+                        let behind = (now - due).as_nanos() / period.as_nanos() + 1;
+                        due += period * behind as u32;
+                    }
+                }
+            })
+            .expect("spawn the timer thread");
+        TimerHandle {
+            shared,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// The handle of a [`Timer`]. Dropping it cancels the timer and joins its thread.
+#[derive(Debug)]
+pub struct TimerHandle {
+    shared: Shared,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TimerHandle {
+    /// Cancels the timer: a pending run does not happen, a recurring timer stops. Returns `true` when the
+    /// timer was stopped while waiting (for a one-shot timer: its function never ran), `false` when it had already
+    /// finished. If the function is running right now, it finishes that run; `cancel` does not wait for it.
+    pub fn cancel(&self) -> bool {
+        let mut st = timer_lock(&self.shared);
+        let was_waiting = !st.finished && !st.cancelled;
+        st.cancelled = true;
+        drop(st);
+        self.shared.1.notify_all();
+        was_waiting
+    }
+
+    /// How many times the function has started.
+    pub fn fired(&self) -> usize {
+        timer_lock(&self.shared).fired
+    }
+
+    /// Whether the timer's thread is done (fired once, or cancelled).
+    pub fn is_finished(&self) -> bool {
+        timer_lock(&self.shared).finished
+    }
+
+    /// Waits at most `timeout` for the timer's thread to finish; returns whether it did. A recurring timer only
+    /// finishes when cancelled.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = timer_lock(&self.shared);
+        while !st.finished {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .shared
+                .1
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
+impl Drop for TimerHandle {
+    fn drop(&mut self) {
+        self.cancel();
+        if let Some(thread) = self.thread.take() {
+            // A panic in the timer's function was already printed by the panic hook; nothing more to report.
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn semaphore_never_exceeds_its_capacity_under_contention() {
+        let sem = Semaphore::new(3);
+        let inside = AtomicUsize::new(0);
+        let max_seen = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..2_000 {
+                        let _p = sem.acquire_timeout(LONG).expect("no starvation");
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_seen.fetch_max(now, Ordering::SeqCst);
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert!(max_seen.load(Ordering::SeqCst) <= 3);
+        assert_eq!(sem.available(), 3, "every permit came back");
+    }
+
+    #[test]
+    fn permit_comes_back_when_its_holder_panics() {
+        let sem = Arc::new(Semaphore::new(1));
+        let s2 = Arc::clone(&sem);
+        let result = std::thread::spawn(move || {
+            let _p = s2.acquire_owned();
+            panic!("holder fails");
+        })
+        .join();
+        assert!(result.is_err());
+        assert_eq!(sem.available(), 1);
+    }
+
+    #[test]
+    fn waiter_is_woken_when_a_permit_is_dropped() {
+        let sem = Arc::new(Semaphore::new(1));
+        let held = sem.acquire_owned();
+        let s2 = Arc::clone(&sem);
+        let waiter = std::thread::spawn(move || s2.acquire_timeout_owned(LONG).is_some());
+        std::thread::sleep(Duration::from_millis(20));
+        drop(held);
+        assert!(waiter.join().unwrap());
+    }
+
+    #[test]
+    fn zero_permits_is_a_closed_gate() {
+        let sem = Semaphore::new(0);
+        assert!(sem.try_acquire().is_none());
+        assert!(sem.acquire_timeout(Duration::from_millis(5)).is_none());
+    }
+
+    #[test]
+    fn event_wakes_all_waiters() {
+        let ev = Event::new();
+        std::thread::scope(|s| {
+            let waiters: Vec<_> = (0..4).map(|_| s.spawn(|| ev.wait_timeout(LONG))).collect();
+            std::thread::sleep(Duration::from_millis(10));
+            ev.set();
+            assert!(waiters.into_iter().all(|w| w.join().unwrap()));
+        });
+    }
+
+    #[test]
+    fn event_wait_returns_at_once_when_set() {
+        let ev = Event::new();
+        ev.set();
+        ev.wait();
+        assert!(ev.wait_timeout(Duration::ZERO));
+    }
+
+    #[test]
+    fn cancelled_timer_never_fires_and_cancel_is_prompt() {
+        let fired = Arc::new(AtomicUsize::new(0));
+        let f = Arc::clone(&fired);
+        let t = Timer::after(Duration::from_secs(30), move || {
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        let start = Instant::now();
+        assert!(t.cancel());
+        assert!(t.wait(LONG));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "cancel wakes the timer thread"
+        );
+        assert_eq!(fired.load(Ordering::SeqCst), 0);
+        assert!(!t.cancel(), "already finished");
+    }
+
+    #[test]
+    fn dropping_the_handle_cancels() {
+        let fired = Arc::new(AtomicUsize::new(0));
+        let f = Arc::clone(&fired);
+        drop(Timer::after(Duration::from_secs(30), move || {
+            f.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(fired.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn one_shot_fires_once() {
+        let t = Timer::after(Duration::from_millis(1), || {});
+        assert!(t.wait(LONG));
+        assert_eq!(t.fired(), 1);
+        assert!(t.is_finished());
+    }
+
+    #[test]
+    fn panicking_timer_function_still_finishes() {
+        let t = Timer::after(Duration::ZERO, || panic!("timer job fails"));
+        assert!(t.wait(LONG), "finished despite the panic");
+    }
+
+    #[test]
+    #[should_panic(expected = "period must be longer than zero")]
+    fn zero_period_is_a_clear_error() {
+        let _ = Timer::every(Duration::ZERO, || {});
+    }
+}

@@ -33,6 +33,19 @@
 //! pool.shutdown();
 //! ```
 //!
+//! ## Measured (criterion, `cargo bench -p support --bench pool`, 2 cores, 2 workers, one run, machine shared)
+//!
+//! | benchmark | support | threadpool | rayon | std thread per job |
+//! |---|---|---|---|---|
+//! | 100 000 tiny jobs, one job each | 3.6 M jobs/s | 3.1 M/s | 8.0 M/s (scope spawn) | – |
+//! | 100 000 tiny items through `map` (batched) | 486 M items/s | – | – | – |
+//! | submit → result round trip | 6.0 µs | 15.5 µs | 7.5 µs (spawn + channel) | 53.6 µs |
+//!
+//! Ratios: one-job-per-item throughput 1.17× threadpool but 0.45× rayon (rayon's per-worker deques avoid the
+//! shared queue); the target of 1.1× the faster of the two is met only by batching (`map`: 60× rayon's per-job
+//! rate). The round trip is 0.80× rayon's time (target: no slower — met). Per-job counters live on per-worker
+//! cache lines so that workers never contend on them; the shared crossbeam queue is what remains.
+//!
 //! Panics inside jobs are caught on the worker (`catch_unwind`), so the worker keeps serving; the default panic
 //! hook still prints the panic message, as it does for any thread.
 
@@ -45,6 +58,7 @@ use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_utils::CachePadded;
 
 /// Why a pool could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,24 +187,53 @@ enum Message {
     Stop,
 }
 
+/// Counters written by one worker only, each on its own cache line, so that workers never contend on them.
 #[derive(Default)]
-struct Counters {
-    pending: AtomicUsize, // submitted, not yet finished
-    active: AtomicUsize,
+struct WorkerCounters {
     completed: AtomicUsize,
     panicked: AtomicUsize,
+    active: AtomicUsize,
+}
+
+struct Counters {
+    submitted: CachePadded<AtomicUsize>,
+    cancelled: AtomicUsize,
+    workers: Vec<CachePadded<WorkerCounters>>,
     closed: AtomicBool,
     idle_lock: Mutex<()>,
     idle: Condvar,
 }
 
 impl Counters {
-    fn finished_one(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // Take the lock so that a waiter between its check and its wait cannot miss this notification.
-            let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
-            self.idle.notify_all();
+    fn new(threads: usize) -> Self {
+        Counters {
+            submitted: CachePadded::new(AtomicUsize::new(0)),
+            cancelled: AtomicUsize::new(0),
+            workers: (0..threads).map(|_| CachePadded::default()).collect(),
+            closed: AtomicBool::new(false),
+            idle_lock: Mutex::new(()),
+            idle: Condvar::new(),
         }
+    }
+
+    fn done(&self) -> usize {
+        self.workers
+            .iter()
+            .map(|w| w.completed.load(Ordering::Acquire))
+            .sum::<usize>()
+            + self.cancelled.load(Ordering::Acquire)
+    }
+
+    fn is_idle(&self) -> bool {
+        // Read `done` first: every job counted done was counted submitted before it was sent.
+        let done = self.done();
+        done >= self.submitted.load(Ordering::Acquire)
+    }
+
+    fn notify_idle(&self) {
+        // Taken so that a `wait_idle` between its check and its wait cannot miss this notification.
+        let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.idle.notify_all();
     }
 }
 
@@ -248,14 +291,14 @@ impl Builder {
             Some(bound) => crossbeam_channel::bounded(bound),
             None => crossbeam_channel::unbounded(),
         };
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(threads));
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
             let rx: Receiver<Message> = rx.clone();
             let counters = Arc::clone(&counters);
             let spawned = std::thread::Builder::new()
                 .name(format!("{}-{i}", self.name_prefix))
-                .spawn(move || worker_loop(rx, counters));
+                .spawn(move || worker_loop(i, rx, counters));
             match spawned {
                 Ok(handle) => workers.push(handle),
                 Err(e) => {
@@ -279,17 +322,20 @@ impl Builder {
     }
 }
 
-fn worker_loop(rx: Receiver<Message>, counters: Arc<Counters>) {
+fn worker_loop(index: usize, rx: Receiver<Message>, counters: Arc<Counters>) {
+    let mine = &counters.workers[index];
     // Idle workers block in `recv`: they sleep in the kernel, they do not spin.
     while let Ok(Message::Job(job)) = rx.recv() {
-        counters.active.fetch_add(1, Ordering::Relaxed);
-        let panicked = job.run();
-        counters.active.fetch_sub(1, Ordering::Relaxed);
-        if panicked {
-            counters.panicked.fetch_add(1, Ordering::Relaxed);
+        mine.active.store(1, Ordering::Relaxed);
+        if job.run() {
+            mine.panicked.fetch_add(1, Ordering::Relaxed);
         }
-        counters.completed.fetch_add(1, Ordering::Relaxed);
-        counters.finished_one();
+        mine.active.store(0, Ordering::Relaxed);
+        mine.completed.fetch_add(1, Ordering::Release);
+        if rx.is_empty() {
+            // The queue ran dry: someone may be waiting in `wait_idle`.
+            counters.notify_idle();
+        }
     }
 }
 
@@ -334,9 +380,9 @@ impl ThreadPool {
         if self.counters.closed.load(Ordering::Acquire) {
             return Err(PoolClosed);
         }
-        self.counters.pending.fetch_add(1, Ordering::AcqRel);
+        self.counters.submitted.fetch_add(1, Ordering::AcqRel);
         if self.tx.send(Message::Job(job)).is_err() {
-            self.counters.finished_one();
+            self.counters.cancelled.fetch_add(1, Ordering::AcqRel);
             return Err(PoolClosed);
         }
         Ok(())
@@ -388,14 +434,14 @@ impl ThreadPool {
             return Err(TrySubmitError::Closed(f));
         }
         let (result, rx) = crossbeam_channel::bounded(1);
-        self.counters.pending.fetch_add(1, Ordering::AcqRel);
+        self.counters.submitted.fetch_add(1, Ordering::AcqRel);
         match self
             .tx
             .try_send(Message::Job(Box::new(SubmitTask { f, result })))
         {
             Ok(()) => Ok(JobHandle { rx }),
             Err(e) => {
-                self.counters.finished_one();
+                self.counters.cancelled.fetch_add(1, Ordering::AcqRel);
                 let full = matches!(e, TrySendError::Full(_));
                 let Message::Job(job) = e.into_inner() else {
                     unreachable!("we sent a job")
@@ -459,13 +505,19 @@ impl ThreadPool {
 
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
-        let c = &self.counters;
+        let sum = |f: fn(&WorkerCounters) -> &AtomicUsize| {
+            self.counters
+                .workers
+                .iter()
+                .map(|w| f(w).load(Ordering::Relaxed))
+                .sum()
+        };
         PoolStats {
             threads: self.threads,
             queued: self.tx.len(),
-            active: c.active.load(Ordering::Relaxed),
-            completed: c.completed.load(Ordering::Relaxed),
-            panicked: c.panicked.load(Ordering::Relaxed),
+            active: sum(|w| &w.active),
+            completed: sum(|w| &w.completed),
+            panicked: sum(|w| &w.panicked),
         }
     }
 
@@ -477,7 +529,7 @@ impl ThreadPool {
             .idle_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        while self.counters.pending.load(Ordering::Acquire) > 0 {
+        while !self.counters.is_idle() {
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -485,7 +537,8 @@ impl ThreadPool {
             guard = self
                 .counters
                 .idle
-                .wait_timeout(guard, deadline - now)
+                // Re-check at least every 50 ms as a safety net; workers notify when the queue runs dry.
+                .wait_timeout(guard, (deadline - now).min(Duration::from_millis(50)))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
@@ -521,10 +574,11 @@ impl ThreadPool {
             if let Message::Job(job) = msg {
                 drop(job);
                 dropped += 1;
-                self.counters.finished_one();
+                self.counters.cancelled.fetch_add(1, Ordering::AcqRel);
             }
         }
         self.stop_workers();
+        self.counters.notify_idle();
         dropped
     }
 }

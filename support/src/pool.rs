@@ -503,6 +503,59 @@ impl ThreadPool {
         }
     }
 
+    /// Runs jobs that borrow from the caller's stack, like `std::thread::scope` but on the pool's workers:
+    /// every job spawned in the scope has finished when `scope` returns.
+    ///
+    /// ```
+    /// use support::pool::ThreadPool;
+    /// let pool = ThreadPool::new(2).unwrap();
+    /// let words = vec!["scoped", "jobs", "borrow"];
+    /// let mut lengths = vec![0; words.len()];
+    /// pool.scope(|s| {
+    ///     for (word, len) in words.iter().zip(lengths.iter_mut()) {
+    ///         s.spawn(move || *len = word.len()); // borrows `words` and `lengths`
+    ///     }
+    /// });
+    /// assert_eq!(lengths, [6, 4, 6]);
+    /// ```
+    ///
+    /// If a job panics, `scope` panics after all jobs have finished (as `std::thread::scope` does). Do not call
+    /// `scope` from inside one of this pool's jobs: the waiting worker could be the one its jobs need.
+    pub fn scope<'env, R>(
+        &self,
+        f: impl for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+    ) -> R {
+        let scope = Scope {
+            pool: self,
+            state: Arc::new(ScopeState::default()),
+            _env: std::marker::PhantomData,
+        };
+        // Waits for the scope's jobs on every exit path, a panic in `f` included: the jobs borrow from the
+        // caller's stack, which must outlive them.
+        struct WaitAll(Arc<ScopeState>);
+        impl Drop for WaitAll {
+            fn drop(&mut self) {
+                let mut pending = self.0.pending.lock().unwrap_or_else(|p| p.into_inner());
+                while *pending > 0 {
+                    pending = self.0.done.wait(pending).unwrap_or_else(|p| p.into_inner());
+                }
+            }
+        }
+        let wait = WaitAll(Arc::clone(&scope.state));
+        let result = f(&scope);
+        drop(wait);
+        let panicked = scope
+            .state
+            .panic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(message) = panicked {
+            panic!("a job in ThreadPool::scope panicked: {message}");
+        }
+        result
+    }
+
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
         let sum = |f: fn(&WorkerCounters) -> &AtomicUsize| {
@@ -580,6 +633,62 @@ impl ThreadPool {
         self.stop_workers();
         self.counters.notify_idle();
         dropped
+    }
+}
+
+#[derive(Default)]
+struct ScopeState {
+    pending: Mutex<usize>,
+    done: Condvar,
+    panic: Mutex<Option<String>>,
+}
+
+/// Spawns jobs that may borrow for `'env`; see [`ThreadPool::scope`].
+pub struct Scope<'scope, 'env: 'scope> {
+    pool: &'scope ThreadPool,
+    state: Arc<ScopeState>,
+    // Invariant in 'env and 'scope, as in std::thread::Scope.
+    _env: std::marker::PhantomData<(&'scope mut &'scope (), &'env mut &'env ())>,
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Runs `f` on one of the pool's workers. If the pool is already shut down, `f` runs on the calling thread.
+    pub fn spawn<F: FnOnce() + Send + 'scope>(&'scope self, f: F) {
+        if self.pool.counters.closed.load(Ordering::Acquire) {
+            f();
+            return;
+        }
+        /// Counts the job done when dropped: after it ran, or when it is dropped without running
+        /// (`shutdown_now`), so that `scope` can never wait for a job that will not come.
+        struct Done(Arc<ScopeState>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                let mut pending = self.0.pending.lock().unwrap_or_else(|p| p.into_inner());
+                *pending -= 1;
+                if *pending == 0 {
+                    self.0.done.notify_all();
+                }
+            }
+        }
+        *self.state.pending.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        let done = Done(Arc::clone(&self.state));
+        let job = move || {
+            let done = done;
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+                let mut first = done.0.panic.lock().unwrap_or_else(|p| p.into_inner());
+                first.get_or_insert_with(|| panic_message(payload.as_ref()));
+            }
+        };
+        let job: Box<dyn FnOnce() + Send + 'scope> = Box::new(job);
+        // Safety: the job borrows data that lives for 'scope. `ThreadPool::scope` neither returns nor unwinds
+        // before every `Done` of its jobs has been dropped, and a job's `Done` drops only after the job's closure
+        // (with its borrows) has run or been dropped. So no borrow in the job outlives 'scope.
+        let job: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(job) };
+        if self.pool.execute(job).is_err() {
+            // Shut down in between: the job was dropped unrun (its `Done` counted it). Say so at the scope's end.
+            let mut first = self.state.panic.lock().unwrap_or_else(|p| p.into_inner());
+            first.get_or_insert_with(|| "the pool was shut down; a job did not run".to_string());
+        }
     }
 }
 
@@ -793,6 +902,46 @@ mod tests {
             "idle workers used {} CPU ticks in 1 s",
             after - before
         );
+    }
+
+    #[test]
+    fn scope_jobs_borrow_and_all_finish() {
+        let pool = ThreadPool::new(2).unwrap();
+        let data: Vec<u64> = (1..=1000).collect();
+        let total = AtomicUsize::new(0);
+        pool.scope(|s| {
+            for chunk in data.chunks(100) {
+                let total = &total;
+                s.spawn(move || {
+                    total.fetch_add(chunk.iter().sum::<u64>() as usize, Ordering::Relaxed);
+                });
+            }
+        });
+        assert_eq!(total.load(Ordering::Relaxed), 500_500);
+    }
+
+    #[test]
+    fn scope_panics_after_waiting_when_a_job_panics() {
+        let pool = ThreadPool::new(2).unwrap();
+        let finished = AtomicUsize::new(0);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                s.spawn(|| panic!("scoped job fails"));
+                for _ in 0..10 {
+                    s.spawn(|| {
+                        std::thread::sleep(Duration::from_millis(2));
+                        finished.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+            })
+        }));
+        assert!(result.is_err());
+        assert_eq!(
+            finished.load(Ordering::SeqCst),
+            10,
+            "all other jobs finished first"
+        );
+        assert_eq!(pool.submit(|| 3).unwrap().join(), Ok(3));
     }
 
     #[test]

@@ -6,7 +6,8 @@ Why a harness of our own: evcxr reports a Rust panic (a failed ``assert!`` inclu
 * the kernel replies with an error or sends an ``error`` message (compile errors, evcxr errors),
 * its output contains panic text (``panicked at``), also when that text arrives late, from a thread the cell
   left running (after the last cell the runner waits for the kernel to fall quiet before judging),
-* it runs longer than its timeout; the kernel is then killed and the notebook fails.
+* it runs longer than its timeout; the kernel is then killed and the notebook fails,
+* its result is a bare ``()`` (a cell ending in a block or loop without ``;``) — noise a learner should not see.
 
 Cell tags (``metadata.tags``):
 
@@ -88,6 +89,14 @@ class CellResult:
             rest = text[line_end + 1 :].splitlines()[:2] if line_end != -1 else []
             return "panic: " + " | ".join([snippet.strip(), *[r.strip() for r in rest if r.strip()]])
         return "ok"
+
+    @property
+    def shows_unit(self) -> bool:
+        """The cell's result is a bare ``()`` (a block or loop without a trailing ``;``): noise in a lesson."""
+        return any(
+            out.get("output_type") == "execute_result" and "".join(out.get("data", {}).get("text/plain", "")) == "()"
+            for out in self.outputs
+        )
 
     @property
     def figures(self) -> int:
@@ -332,6 +341,8 @@ def judge(results: list[CellResult]) -> list[str]:
                 problems.append(f"cell {r.index}: tagged expect-panic but printed no panic")
         elif r.failed:
             problems.append(f"cell {r.index}: {r.failure_summary()}")
+        if r.shows_unit:
+            problems.append(f"cell {r.index}: shows `()` as its result: end the cell (or its last block or loop) with `;`")
     return problems
 
 

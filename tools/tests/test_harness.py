@@ -33,6 +33,13 @@ def test_clean_notebook_passes_and_counts_cells(tmp_path):
     assert "hello from" in r.cells[0].text("stdout")
 
 
+def test_cell_showing_unit_fails(tmp_path):
+    r = run(tmp_path, [code('{ println!("hi"); }'), code('{ println!("ok"); };')], mutation=False)
+    assert not r.passed
+    assert "cell 1: shows `()`" in problems(r)
+    assert "cell 2" not in problems(r)
+
+
 def test_panicking_cell_fails(tmp_path):
     r = run(tmp_path, [code('panic!("boom");'), code("1")])
     assert not r.passed

@@ -9,6 +9,8 @@ NB ?=
 # Per-cell timeouts of the notebook harness (seconds).
 CELL_TIMEOUT ?= 180
 JOBS ?= 1
+# RERUN=1: `make run` runs every cell a second time in the same kernel (as a learner re-running the notebook).
+RERUN ?=
 
 .PHONY: help setup lab test check-rust loom check-notebooks test-tools test-notebooks run nav bench clean-notebooks clean
 
@@ -54,7 +56,7 @@ test-notebooks: setup
 	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs 2 --executed-dir build/executed
 
 run: setup
-	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs $(JOBS) --executed-dir build/executed $(NB)
+	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs $(JOBS) --executed-dir build/executed $(if $(RERUN),--rerun) $(NB)
 
 nav: setup
 	$(NBTOOLS) nav

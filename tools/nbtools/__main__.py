@@ -43,7 +43,7 @@ def cmd_run(ns) -> int:
     out_dir = Path(ns.executed_dir) if ns.executed_dir else None
 
     def one(path: Path):
-        return run_notebook(path, ns.cell_timeout, ns.setup_timeout, mutation=not ns.no_mutation)
+        return run_notebook(path, ns.cell_timeout, ns.setup_timeout, mutation=not ns.no_mutation, rerun=ns.rerun)
 
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=ns.jobs) as pool:
@@ -112,6 +112,7 @@ def main(argv=None) -> int:
     run.add_argument("--cell-timeout", type=float, default=180, help="seconds per cell (default 180)")
     run.add_argument("--setup-timeout", type=float, default=900, help="seconds for setup cells and the first code cell (default 900)")
     run.add_argument("--no-mutation", action="store_true", help="skip the mutation check of exercises")
+    run.add_argument("--rerun", action="store_true", help="run every cell a second time in the same kernel")
     run.add_argument("--jobs", "-j", type=int, default=1, help="notebooks run at once (default 1)")
     run.add_argument("--executed-dir", help="write executed copies (with outputs) here")
     run.set_defaults(func=cmd_run)

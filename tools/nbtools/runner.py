@@ -363,7 +363,14 @@ def mutation_cells(nb) -> tuple[list[int], list[int]]:
     return cells, checks
 
 
-def run_notebook(path: Path, cell_timeout: float = 120, setup_timeout: float = 600, mutation: bool = True) -> NotebookResult:
+def run_notebook(
+    path: Path, cell_timeout: float = 120, setup_timeout: float = 600, mutation: bool = True, rerun: bool = False
+) -> NotebookResult:
+    """Runs a notebook in a fresh kernel and judges every cell; then the mutation check of its exercises.
+
+    ``rerun``: after the last cell, run every code cell once more in the same kernel, as a learner does with
+    "Run All" twice — a cell that works only once (a ``OnceLock`` set twice, a file created twice) fails then.
+    The executed copy keeps the first pass's outputs."""
     path = Path(path)
     start = time.monotonic()
     nb = nbformat.read(path, as_version=4)
@@ -374,10 +381,11 @@ def run_notebook(path: Path, cell_timeout: float = 120, setup_timeout: float = 6
         result.executed = nb  # type: ignore[attr-defined]
         return result
     try:
-        results, kernel_problems = execute(nb, path.parent.resolve(), code, cell_timeout, setup_timeout)
+        results, kernel_problems = execute(nb, path.parent.resolve(), code + code if rerun else code, cell_timeout, setup_timeout)
     except Exception as error:  # the kernel would not start: say why
         return NotebookResult(path, [], [f"kernel: {type(error).__name__}: {error}"], time.monotonic() - start)
-    problems += judge(results) + kernel_problems
+    results, second_pass = results[: len(code)], results[len(code) :]
+    problems += judge(results) + [f"re-run in the same kernel: {p}" for p in judge(second_pass)] + kernel_problems
     problems = list(dict.fromkeys(problems))
     # Keep the outputs for the executed copy.
     for r in results:

@@ -147,3 +147,15 @@ def test_figures_are_counted(tmp_path, tag):
     r = run(tmp_path, [code(svg)])
     assert r.passed, problems(r)
     assert r.figures == 1
+
+
+def test_rerun_in_the_same_kernel_catches_a_cell_that_works_only_once(tmp_path):
+    # The kernel's working directory is the notebook's folder: the file lands in tmp_path.
+    cells = [code("let name = \"marker.txt\";"), code('std::fs::File::create_new(name).expect("created twice");')]
+    once = run(tmp_path, cells, mutation=False)
+    assert once.passed, problems(once)
+    (tmp_path / "marker.txt").unlink()
+    twice = run(tmp_path, cells, mutation=False, rerun=True)
+    assert not twice.passed
+    assert "re-run in the same kernel: cell 2: panic" in problems(twice), problems(twice)
+    assert len(twice.cells) == 2, "the executed copy keeps the first pass"

@@ -200,6 +200,9 @@ struct Counters {
     cancelled: AtomicUsize,
     workers: Vec<CachePadded<WorkerCounters>>,
     closed: AtomicBool,
+    /// Threads inside `wait_idle`. Workers notify only when it is non-zero, so a busy pool that nobody waits on
+    /// pays no lock and no system call per job.
+    idle_waiters: AtomicUsize,
     idle_lock: Mutex<()>,
     idle: Condvar,
 }
@@ -211,27 +214,39 @@ impl Counters {
             cancelled: AtomicUsize::new(0),
             workers: (0..threads).map(|_| CachePadded::default()).collect(),
             closed: AtomicBool::new(false),
+            idle_waiters: AtomicUsize::new(0),
             idle_lock: Mutex::new(()),
             idle: Condvar::new(),
         }
     }
 
     fn done(&self) -> usize {
+        // SeqCst, with the SeqCst of `completed`'s increment and of `idle_waiters`: see `notify_idle`.
         self.workers
             .iter()
-            .map(|w| w.completed.load(Ordering::Acquire))
+            .map(|w| w.completed.load(Ordering::SeqCst))
             .sum::<usize>()
-            + self.cancelled.load(Ordering::Acquire)
+            + self.cancelled.load(Ordering::SeqCst)
     }
 
     fn is_idle(&self) -> bool {
         // Read `done` first: every job counted done was counted submitted before it was sent.
         let done = self.done();
-        done >= self.submitted.load(Ordering::Acquire)
+        done >= self.submitted.load(Ordering::SeqCst)
     }
 
+    /// Called by a worker after it counted a job completed (SeqCst) and saw the queue empty.
+    ///
+    /// Why no wake-up is lost: `wait_idle` registers in `idle_waiters` (SeqCst) and then reads the counters
+    /// (SeqCst) while holding `idle_lock`, and keeps holding it until it sleeps. In the single order of SeqCst
+    /// operations, either the worker's load of `idle_waiters` comes after the registration — it then takes the lock,
+    /// which it can only get once the waiter sleeps, and wakes it — or before it, and then the worker's increment
+    /// of `completed` also comes before the waiter reads the counters, so the waiter sees the pool idle and does not
+    /// sleep.
     fn notify_idle(&self) {
-        // Taken so that a `wait_idle` between its check and its wait cannot miss this notification.
+        if self.idle_waiters.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.idle.notify_all();
     }
@@ -331,7 +346,7 @@ fn worker_loop(index: usize, rx: Receiver<Message>, counters: Arc<Counters>) {
             mine.panicked.fetch_add(1, Ordering::Relaxed);
         }
         mine.active.store(0, Ordering::Relaxed);
-        mine.completed.fetch_add(1, Ordering::Release);
+        mine.completed.fetch_add(1, Ordering::SeqCst);
         if rx.is_empty() {
             // The queue ran dry: someone may be waiting in `wait_idle`.
             counters.notify_idle();
@@ -380,9 +395,9 @@ impl ThreadPool {
         if self.counters.closed.load(Ordering::Acquire) {
             return Err(PoolClosed);
         }
-        self.counters.submitted.fetch_add(1, Ordering::AcqRel);
+        self.counters.submitted.fetch_add(1, Ordering::SeqCst);
         if self.tx.send(Message::Job(job)).is_err() {
-            self.counters.cancelled.fetch_add(1, Ordering::AcqRel);
+            self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
             return Err(PoolClosed);
         }
         Ok(())
@@ -434,14 +449,14 @@ impl ThreadPool {
             return Err(TrySubmitError::Closed(f));
         }
         let (result, rx) = crossbeam_channel::bounded(1);
-        self.counters.submitted.fetch_add(1, Ordering::AcqRel);
+        self.counters.submitted.fetch_add(1, Ordering::SeqCst);
         match self
             .tx
             .try_send(Message::Job(Box::new(SubmitTask { f, result })))
         {
             Ok(()) => Ok(JobHandle { rx }),
             Err(e) => {
-                self.counters.cancelled.fetch_add(1, Ordering::AcqRel);
+                self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
                 let full = matches!(e, TrySendError::Full(_));
                 let Message::Job(job) = e.into_inner() else {
                     unreachable!("we sent a job")
@@ -582,6 +597,15 @@ impl ThreadPool {
             .idle_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        self.counters.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        // Unregisters on every way out, a panic included.
+        struct Unregister<'a>(&'a AtomicUsize);
+        impl Drop for Unregister<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _registered = Unregister(&self.counters.idle_waiters);
         while !self.counters.is_idle() {
             let now = Instant::now();
             if now >= deadline {
@@ -627,7 +651,7 @@ impl ThreadPool {
             if let Message::Job(job) = msg {
                 drop(job);
                 dropped += 1;
-                self.counters.cancelled.fetch_add(1, Ordering::AcqRel);
+                self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
             }
         }
         self.stop_workers();

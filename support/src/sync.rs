@@ -18,7 +18,7 @@ use std::sync::Arc as StdArc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::primitive::{Condvar as PrimitiveCondvar, Mutex, MutexGuard};
+use crate::primitive::{AtomicUsize, Condvar as PrimitiveCondvar, Mutex, MutexGuard, Ordering};
 
 /// Python's `threading.RLock`: a lock the thread holding it may take again. parking_lot's, re-exported.
 ///
@@ -92,6 +92,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Use it to limit how many threads do something at once (open connections, downloads). To wait for *all* threads
 /// to reach a point, use a [`Barrier`]; to protect data, a `Mutex`.
 ///
+/// How it works: taking or giving back a permit when no one waits is one atomic compare-exchange on a word that
+/// holds the free permits and a "someone sleeps" flag — no lock, no system call. Only a thread that must wait takes
+/// a lock and sleeps on a condition variable; a release that sees the flag wakes one sleeper. Not fair: a thread
+/// arriving just as a permit is given back may take it before a woken sleeper does.
+///
 /// ```
 /// use std::time::Duration;
 /// use support::sync::Semaphore;
@@ -107,10 +112,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// assert_eq!(downloads.available(), 2);
 /// ```
 pub struct Semaphore {
-    permits: Mutex<usize>,
+    /// `free permits << 1 | WAITERS`. One word, so that "a permit is free" and "someone sleeps" are read and
+    /// changed together: a release either sees the `WAITERS` flag (and wakes someone) or happens before the flag is
+    /// set (and the would-be sleeper sees its permit). No lost wake-up, no second variable to keep in step.
+    state: AtomicUsize,
+    /// The slow path: threads that sleep count themselves here, under the lock the condition variable needs.
+    sleepers: Mutex<usize>,
     freed: PrimitiveCondvar,
     capacity: usize,
 }
+
+/// Bit 0 of `Semaphore::state`: at least one thread sleeps (or is about to) waiting for a permit.
+const WAITERS: usize = 1;
+/// One permit in `Semaphore::state`.
+const ONE: usize = 2;
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -123,9 +138,18 @@ impl fmt::Debug for Semaphore {
 
 impl Semaphore {
     /// A semaphore with `permits` slots, all free. `Semaphore::new(0)` is a closed gate.
+    ///
+    /// # Panics
+    /// If `permits` exceeds `usize::MAX / 2` (one bit of the count is a flag).
     pub fn new(permits: usize) -> Self {
+        assert!(
+            permits <= usize::MAX / ONE,
+            "Semaphore::new({permits}): at most {} permits",
+            usize::MAX / ONE
+        );
         Semaphore {
-            permits: Mutex::new(permits),
+            state: AtomicUsize::new(permits * ONE),
+            sleepers: Mutex::new(0),
             freed: PrimitiveCondvar::new(),
             capacity: permits,
         }
@@ -138,53 +162,107 @@ impl Semaphore {
 
     /// Free slots right now (already stale when you read it; for display and tests).
     pub fn available(&self) -> usize {
-        *lock(&self.permits)
+        self.state.load(Ordering::Acquire) / ONE
+    }
+
+    /// The fast path, no lock: takes a permit if one is free. Acquire ordering pairs with the Release of
+    /// `give_back`, so what the previous holder wrote is visible to the next one.
+    fn try_take(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state >= ONE {
+            match self.state.compare_exchange_weak(
+                state,
+                state - ONE,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+        false
     }
 
     fn take(&self, timeout: Option<Duration>) -> bool {
-        let mut permits = lock(&self.permits);
+        if self.try_take() {
+            return true;
+        }
+        // The slow path: sleep until a permit is given back (or the deadline passes).
         let deadline = timeout.map(|t| Instant::now() + t);
-        while *permits == 0 {
-            match deadline {
-                None => {
-                    permits = self
-                        .freed
-                        .wait(permits)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                }
+        let mut sleepers = lock(&self.sleepers);
+        *sleepers += 1;
+        let got = loop {
+            // Take a free permit, or raise the flag that tells `give_back` to wake us — in one compare-exchange,
+            // so a permit given back in between is never missed.
+            let state = self.state.load(Ordering::Relaxed);
+            let next = if state >= ONE {
+                state - ONE
+            } else {
+                state | WAITERS
+            };
+            if self
+                .state
+                .compare_exchange(state, next, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            if state >= ONE {
+                break true;
+            }
+            // The flag is up and we hold `sleepers`, which `give_back` locks before notifying: its notification
+            // cannot slip in before we sleep.
+            sleepers = match deadline {
+                None => self
+                    .freed
+                    .wait(sleepers)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
-                        return false;
+                        break false;
                     }
-                    permits = self
-                        .freed
-                        .wait_timeout(permits, deadline - now)
+                    self.freed
+                        .wait_timeout(sleepers, deadline - now)
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0;
+                        .0
                 }
-            }
+            };
+        };
+        *sleepers -= 1;
+        if *sleepers == 0 {
+            // The last sleeper leaves: releases can take the fast path again.
+            self.state.fetch_and(!WAITERS, Ordering::Relaxed);
         }
-        *permits -= 1;
-        true
-    }
-
-    fn try_take(&self) -> bool {
-        let mut permits = lock(&self.permits);
-        if *permits == 0 {
-            false
-        } else {
-            *permits -= 1;
-            true
-        }
+        got
     }
 
     // Note for readers: `cond.then_some(SemaphorePermit { .. })` would build (and so drop, and so give back) a
     // permit even when `cond` is false. `then(|| …)` builds it only on success.
     fn give_back(&self) {
-        *lock(&self.permits) += 1;
-        // One slot freed: one waiter can use it.
+        // Fast path: nobody sleeps, so adding the permit back is all there is to do (no lock, no system call).
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & WAITERS == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state + ONE,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+        // Someone sleeps: give the permit back under their lock, then wake one of them.
+        let _sleepers = lock(&self.sleepers);
+        self.state.fetch_add(ONE, Ordering::Release);
         self.freed.notify_one();
+    }
+
+    /// Gives back a slot whose permit was [`forget`](SemaphorePermit::forget)-ed. Crate-private: the caller
+    /// guarantees one call per forgotten permit.
+    pub(crate) fn give_back_forgotten(&self) {
+        self.give_back();
     }
 
     /// Waits for a free slot. Prefer [`acquire_timeout`](Self::acquire_timeout) where waiting forever would be a bug.
@@ -241,6 +319,16 @@ pub struct SemaphorePermit<'a> {
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
         self.sem.give_back();
+    }
+}
+
+impl SemaphorePermit<'_> {
+    /// Keeps the slot taken without a permit value; the crate gives it back with
+    /// [`Semaphore::give_back_forgotten`]. For a holder that already keeps the semaphore alive (the connection
+    /// pool's guard holds the pool), so that it need not clone an `Arc` per permit. Not public: it is exactly the
+    /// unbalanced `release()` this type exists to make impossible.
+    pub(crate) fn forget(self) {
+        std::mem::forget(self);
     }
 }
 
@@ -564,6 +652,44 @@ mod tests {
         });
         assert!(max_seen.load(Ordering::SeqCst) <= 3);
         assert_eq!(sem.available(), 3, "every permit came back");
+    }
+
+    #[test]
+    fn semaphore_mixed_waits_timeouts_and_tries_lose_no_permit() {
+        // Short timeouts that expire while others release exercise the sleepers' flag: afterwards every permit is
+        // back and a blocking acquire still gets one (a lost wake-up or a stuck flag would show here).
+        let sem = Semaphore::new(2);
+        let inside = AtomicUsize::new(0);
+        let max_seen = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..6 {
+                let (sem, inside, max_seen) = (&sem, &inside, &max_seen);
+                s.spawn(move || {
+                    for i in 0..3_000 {
+                        let permit = match (t + i) % 3 {
+                            0 => Some(sem.acquire_timeout(LONG).expect("no starvation")),
+                            1 => sem.acquire_timeout(Duration::from_micros(50)),
+                            _ => sem.try_acquire(),
+                        };
+                        if let Some(_p) = permit {
+                            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                            max_seen.fetch_max(now, Ordering::SeqCst);
+                            std::hint::spin_loop();
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert!(max_seen.load(Ordering::SeqCst) <= 2);
+        assert_eq!(sem.available(), 2, "every permit came back");
+        assert_eq!(
+            sem.state.load(Ordering::SeqCst) & WAITERS,
+            0,
+            "no sleeper left"
+        );
+        let _a = sem.acquire_timeout(LONG).expect("free");
+        let _b = sem.acquire_timeout(LONG).expect("free");
     }
 
     #[test]

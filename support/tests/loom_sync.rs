@@ -38,6 +38,34 @@ fn semaphore_admits_one_holder_at_a_time_and_wakes_waiters() {
 }
 
 #[test]
+fn semaphore_two_sleepers_both_woken() {
+    // One permit, three threads: at times two of them sleep, and the flag that makes releases wake someone must
+    // stay up until the last sleeper has left. Three threads are too many for an exhaustive search in CI time;
+    // bounded to 3 preemptions (loom's suggestion: most concurrency bugs need only a few).
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let done = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (sem, done) = (Arc::clone(&sem), Arc::clone(&done));
+                thread::spawn(move || {
+                    drop(sem.acquire());
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        drop(sem.acquire());
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(done.load(Ordering::SeqCst), 2);
+        assert_eq!(sem.available(), 1, "the permit came back");
+    });
+}
+
+#[test]
 fn semaphore_try_acquire_never_over_admits() {
     loom::model(|| {
         let sem = Arc::new(Semaphore::new(1));

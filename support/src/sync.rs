@@ -468,7 +468,7 @@ fn timer_lock(shared: &Shared) -> std::sync::MutexGuard<'_, TimerState> {
 }
 
 impl Timer {
-    /// Runs `f` once on a new thread after `delay`, unless cancelled first.
+    /// Runs `f` once on a new thread after `delay` (counted from this call), unless cancelled first.
     pub fn after(delay: Duration, f: impl FnOnce() + Send + 'static) -> TimerHandle {
         let mut f = Some(f);
         Self::start("timer", delay, None, move || {
@@ -478,8 +478,9 @@ impl Timer {
         })
     }
 
-    /// Runs `f` on a new thread every `period` (first after one period) until cancelled. When `f` runs late or
-    /// long, missed ticks are skipped rather than run in a burst.
+    /// Runs `f` on a new thread every `period` (first one period after this call) until cancelled. Runs are due at
+    /// fixed times — start + 1, 2, 3… periods — so lateness does not add up. When `f` runs late or long, missed
+    /// ticks are skipped rather than run in a burst.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -513,6 +514,8 @@ impl Timer {
     ) -> TimerHandle {
         let shared: Shared = StdArc::default();
         let state = StdArc::clone(&shared);
+        // The delay counts from the call, not from when the new thread gets going (spawning takes tens of µs).
+        let first_due = Instant::now() + delay;
         let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
@@ -525,7 +528,7 @@ impl Timer {
                     }
                 }
                 let _finish = Finish(StdArc::clone(&state));
-                let mut due = Instant::now() + delay;
+                let mut due = first_due;
                 loop {
                     {
                         let mut st = timer_lock(&state);
@@ -560,6 +563,7 @@ impl Timer {
         TimerHandle {
             shared,
             thread: Some(thread),
+            periodic: period.is_some(),
         }
     }
 }
@@ -569,15 +573,37 @@ impl Timer {
 pub struct TimerHandle {
     shared: Shared,
     thread: Option<JoinHandle<()>>,
+    periodic: bool,
 }
 
 impl TimerHandle {
-    /// Cancels the timer: a pending run does not happen, a recurring timer stops. Returns `true` when the
-    /// timer was stopped while waiting (for a one-shot timer: its function never ran), `false` when it had already
-    /// finished. If the function is running right now, it finishes that run; `cancel` does not wait for it.
+    /// Cancels the timer: once `cancel` returns, the function does not *start* again. A run that has already
+    /// started finishes; `cancel` does not wait for it (drop the handle, or call [`wait`](Self::wait), for that).
+    ///
+    /// Returns `true` when this call stopped the timer in time: for a one-shot timer, its function will never run;
+    /// for a recurring timer, no further run starts. Returns `false` when it was too late or already done: a
+    /// one-shot timer's function has started (it may still be running), or the timer was already cancelled.
+    /// (The timer's thread decides "cancelled?" and counts a run in one critical section, so there is no third
+    /// case.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use support::sync::Timer;
+    /// let (release, gate) = std::sync::mpsc::channel::<()>();
+    /// let slow = Timer::after(Duration::ZERO, move || {
+    ///     let _ = gate.recv_timeout(Duration::from_secs(5)); // runs until released
+    /// });
+    /// while slow.fired() == 0 {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// assert!(!slow.cancel(), "too late: the function has started");
+    /// assert!(!slow.is_finished(), "it is still running: cancel does not wait for it");
+    /// release.send(()).unwrap();
+    /// assert!(slow.wait(Duration::from_secs(5)));
+    /// ```
     pub fn cancel(&self) -> bool {
         let mut st = timer_lock(&self.shared);
-        let was_waiting = !st.finished && !st.cancelled;
+        let was_waiting = !st.finished && !st.cancelled && (self.periodic || st.fired == 0);
         st.cancelled = true;
         drop(st);
         self.shared.1.notify_all();
@@ -776,6 +802,57 @@ mod tests {
         assert!(t.wait(LONG));
         assert_eq!(t.fired(), 1);
         assert!(t.is_finished());
+    }
+
+    #[test]
+    fn cancel_during_a_one_shot_run_is_too_late() {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let t = Timer::after(Duration::ZERO, move || {
+            let _ = gate.recv_timeout(LONG);
+        });
+        while t.fired() == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(!t.cancel(), "the function has started: cancel is too late");
+        assert!(!t.is_finished());
+        release.send(()).unwrap();
+        assert!(t.wait(LONG));
+        assert_eq!(t.fired(), 1);
+    }
+
+    #[test]
+    fn cancel_says_exactly_whether_a_one_shot_will_run() {
+        // Race cancel against the firing many times: `true` must mean "never runs", `false` "ran".
+        for i in 0..300u64 {
+            let ran = Arc::new(AtomicUsize::new(0));
+            let r = Arc::clone(&ran);
+            let t = Timer::after(Duration::from_micros(i % 100), move || {
+                r.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_micros(50));
+            });
+            std::thread::sleep(Duration::from_micros(50));
+            let stopped = t.cancel();
+            drop(t); // joins: nothing is running any more
+            assert_eq!(
+                ran.load(Ordering::SeqCst),
+                usize::from(!stopped),
+                "trial {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn recurring_cancel_stops_further_runs() {
+        let t = Timer::every(Duration::from_millis(1), || {});
+        while t.fired() < 2 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(t.cancel(), "a running recurring timer is stopped");
+        assert!(t.wait(LONG));
+        let fired = t.fired();
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(t.fired(), fired, "no run after cancel");
+        assert!(!t.cancel(), "already cancelled");
     }
 
     #[test]

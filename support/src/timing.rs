@@ -1,5 +1,5 @@
 //! Measuring wall time: run a closure several times and keep the minimum and the median, time the same work
-//! across thread counts, and record which thread ran when.
+//! across thread counts, record which thread ran when, and sample a value (a queue's depth) over time.
 //!
 //! Python learners know `time.perf_counter()` and `timeit`; this is the same idea with
 //! [`std::time::Instant`]. The minimum says what the work costs when nothing disturbs it; the median is what
@@ -325,9 +325,178 @@ impl SpanRecorder {
     }
 }
 
+/// Samples a value from a background thread at a fixed period — a queue's depth, the jobs running, the connections
+/// in use — for a chart of the value over time ([`crate::plot::LineChart::steps`]).
+///
+/// The Python counterpart is a daemon thread appending `(time.perf_counter() - t0, q.qsize())` to a list every
+/// millisecond. Here the thread is named `sampler`, takes the first sample at once, one every `period` after that
+/// and a last one when [`stop`](Self::stop) is called, and is always joined: `stop` (or dropping the sampler) ends
+/// it within one wake-up. Samples are `(ms since start, value)`, ready for a chart's `series`; use
+/// [`elapsed_ms`](Self::elapsed_ms) to put other events on the same clock.
+///
+/// ```
+/// use std::time::Duration;
+/// use support::timing::Sampler;
+///
+/// let (tx, rx) = crossbeam_channel::unbounded::<u32>();
+/// let depth = {
+///     let rx = rx.clone(); // a Receiver, not a Sender: the sampler must not keep the channel open
+///     Sampler::start(Duration::from_millis(1), move || rx.len() as f64)
+/// };
+/// for i in 0..5 {
+///     tx.send(i).unwrap();
+///     std::thread::sleep(Duration::from_millis(2));
+/// }
+/// let sent_at = depth.elapsed_ms();
+/// let samples = depth.stop();
+/// assert!(samples.len() >= 2);
+/// assert!(samples.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+/// assert_eq!(samples.last().unwrap().1, 5.0, "the last sample is taken at stop()");
+/// assert!(samples.last().unwrap().0 >= sent_at);
+/// ```
+#[derive(Debug)]
+pub struct Sampler {
+    start: Instant,
+    /// Dropping it disconnects the channel the thread waits on: the stop signal.
+    stop: Option<crossbeam_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Vec<(f64, f64)>>>,
+}
+
+impl Sampler {
+    /// Starts a thread that calls `probe` now and every `period` until [`stop`](Self::stop).
+    ///
+    /// # Panics
+    /// When `period` is zero (a sampler that never waits would spin), or when the thread cannot be spawned.
+    pub fn start(period: Duration, mut probe: impl FnMut() -> f64 + Send + 'static) -> Sampler {
+        assert!(
+            !period.is_zero(),
+            "Sampler::start: the period must be more than zero"
+        );
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let start = Instant::now();
+        let ms = move || start.elapsed().as_secs_f64() * 1e3;
+        let thread = std::thread::Builder::new()
+            .name("sampler".into())
+            .spawn(move || {
+                let mut samples = Vec::new();
+                let mut next = start;
+                loop {
+                    samples.push((ms(), probe()));
+                    next += period;
+                    let now = Instant::now();
+                    if next < now {
+                        next = now + period; // fell behind (a busy machine): skip, do not burst
+                    }
+                    // Nothing is ever sent: this waits until `next`, or returns at once when `stop` is dropped.
+                    if let Err(crossbeam_channel::RecvTimeoutError::Disconnected) =
+                        stopped.recv_deadline(next)
+                    {
+                        samples.push((ms(), probe()));
+                        return samples;
+                    }
+                }
+            })
+            .expect("Sampler::start: cannot spawn the sampler thread");
+        Sampler {
+            start,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Milliseconds since the sampler started: the clock of its samples.
+    pub fn elapsed_ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1e3
+    }
+
+    /// Takes a last sample, stops and joins the thread, and returns every sample as `(ms since start, value)`.
+    ///
+    /// # Panics
+    /// When the probe panicked: its panic is passed on to the caller.
+    pub fn stop(mut self) -> Vec<(f64, f64)> {
+        self.stop.take();
+        let thread = self.thread.take().expect("joined only here and in Drop");
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+impl Drop for Sampler {
+    /// Stops and joins the thread, discarding the samples (and a panic of the probe).
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    #[should_panic(expected = "period must be more than zero")]
+    fn sampler_zero_period_is_a_clear_error() {
+        Sampler::start(Duration::ZERO, || 0.0);
+    }
+
+    #[test]
+    fn sampler_samples_at_its_period_and_stops() {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sampler = {
+            let calls = std::sync::Arc::clone(&calls);
+            Sampler::start(Duration::from_millis(5), move || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as f64
+            })
+        };
+        std::thread::sleep(Duration::from_millis(60));
+        let samples = sampler.stop();
+        // One sample at start, at most one per 5 ms after it, and the last one at stop(); fewer on a loaded machine.
+        let most = (samples.last().unwrap().0 / 5.0) as usize + 2;
+        assert!(
+            (2..=most).contains(&samples.len()),
+            "{} samples",
+            samples.len()
+        );
+        assert!(samples
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1));
+        let after_stop = calls.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::Relaxed),
+            after_stop,
+            "no probe after stop"
+        );
+    }
+
+    #[test]
+    fn sampler_dropped_without_stop_ends_its_thread() {
+        let (tx, rx) = crossbeam_channel::unbounded::<()>();
+        let sampler = Sampler::start(Duration::from_millis(1), move || {
+            let _keep = &tx; // the probe owns a Sender: it is dropped when the thread ends
+            1.0
+        });
+        let started = Instant::now();
+        drop(sampler);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "drop stops at once"
+        );
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected),
+            "the thread ended and dropped its probe"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "probe failed")]
+    fn sampler_passes_on_a_panicking_probe() {
+        let sampler = Sampler::start(Duration::from_millis(1), || panic!("probe failed"));
+        sampler.stop();
+    }
 
     #[test]
     fn median_of_even_count_is_mean_of_middle_two() {

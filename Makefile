@@ -5,20 +5,28 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 NBTOOLS := JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter PYTHONPATH=tools $(PY) -m nbtools
+EXPORT := JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter PYTHONPATH=tools $(PY) tools/export
 NB ?=
 # Per-cell timeouts of the notebook harness (seconds).
 CELL_TIMEOUT ?= 180
 JOBS ?= 1
 # RERUN=1: `make run` runs every cell a second time in the same kernel (as a learner re-running the notebook).
 RERUN ?=
+# FORCE=1: `make html` / `make slides` run every notebook again instead of reusing fresh executed copies.
+FORCE ?=
 
-.PHONY: help setup lab test check-rust loom check-notebooks test-tools test-notebooks run nav bench clean-notebooks clean
+.PHONY: help setup setup-export setup-browser lab test check-rust loom check-notebooks test-tools test-notebooks \
+	browser-test run nav bench clean-notebooks clean html slides exercises screenshots
 
 help:
 	@echo "make lab     set everything up (first time: several minutes), then open JupyterLab on the course"
 	@echo "make test    every check: Rust fmt/clippy/tests, loom models, notebook hygiene, the tooling's tests,"
-	@echo "             and every notebook executed in a fresh kernel"
+	@echo "             every notebook executed in a fresh kernel, then the browser test"
 	@echo "make run     run all notebooks through the harness; NB=notebooks/01_….ipynb runs one"
+	@echo "make html    run the notebooks (one at a time) and write HTML pages with their outputs to build/html/"
+	@echo "make slides  reveal.js slides per notebook, with speaker notes, offline, in build/slides/"
+	@echo "make exercises  learner copies without the solutions, in build/exercises/"
+	@echo "make browser-test  JupyterLab, an exported page and a deck in headless Chromium (part of make test)"
 	@echo "make setup   only the setup (.venv, evcxr_jupyter, kernelspec)"
 	@echo "make nav     regenerate navigation links and the index's lesson table"
 	@echo "make bench   criterion benchmarks of support (pool vs threadpool/rayon, conn_pool vs r2d2)"
@@ -26,10 +34,18 @@ help:
 setup:
 	@bash tools/setup.sh
 
+# reveal.js, require.js, jQuery (offline slides) and playwright-core, with npm ci in tools/export.
+setup-export: setup
+	@bash tools/setup.sh --export
+
+# Debian's Chromium for the browser test (apt-get, once).
+setup-browser: setup-export
+	@bash tools/setup.sh --browser
+
 lab: setup
 	@bash tools/lab.sh
 
-test: setup check-rust loom test-tools test-notebooks
+test: setup-browser check-rust loom test-tools test-notebooks browser-test
 
 check-rust:
 	cargo fmt --all --check
@@ -42,7 +58,7 @@ loom:
 	  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p support --release --test 'loom_*'; \
 	else echo "loom: no models yet"; fi
 
-test-tools: setup
+test-tools: setup-export
 	$(NBTOOLS) hygiene
 	$(NBTOOLS) nav --check
 	JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter PYTHONPATH=tools $(PY) -m pytest -q -n 2 tools/tests
@@ -57,6 +73,28 @@ test-notebooks: setup
 
 run: setup
 	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs $(JOBS) --executed-dir build/executed $(if $(RERUN),--rerun) $(NB)
+
+# The end-to-end test in a real browser (tools/export/browser_test.py). After test-notebooks it reuses
+# build/executed/01_….ipynb; run alone, it runs that notebook first when its executed copy is stale.
+browser-test: setup-browser
+	$(EXPORT)/browser_test.py
+
+# README's pictures (docs/img/lab.png, docs/img/slide.png), taken by the browser test.
+screenshots: setup-browser
+	$(EXPORT)/browser_test.py --docs docs/img
+
+# HTML with outputs and charts: the notebooks whose executed copy is stale are run first, one at a time (charts
+# undistorted), without the mutation check. NB=notebooks/NN_x.ipynb exports one. build/html/index.html links them.
+html: setup
+	$(EXPORT)/export.py html --cell-timeout $(CELL_TIMEOUT) $(if $(FORCE),--force) $(NB)
+
+# reveal.js decks (slide metadata, speaker notes), from the same executed copies; reveal.js vendored in the folder.
+slides: setup-export
+	$(EXPORT)/export.py slides --cell-timeout $(CELL_TIMEOUT) $(if $(FORCE),--force) $(NB)
+
+# Learner copies: solution cells removed, exercise stubs and checks kept, support/ beside them.
+exercises: setup
+	$(EXPORT)/export.py exercises $(NB)
 
 nav: setup
 	$(NBTOOLS) nav

@@ -2,6 +2,13 @@
 # Sets up everything the course needs, idempotently: a .venv with the pinned Python tooling, evcxr_jupyter at the
 # pinned version, and the Rust kernelspec installed into .venv (not into your global Jupyter folders).
 # Called by `make setup` (and so by `make lab` and `make test`).
+#
+# Optional parts, each run on its own (the Makefile runs the core first):
+#   tools/setup.sh --export    npm ci in tools/export: reveal.js, require.js and jQuery vendored for offline slides,
+#                              playwright-core for the browser test (`make setup-export`, needed by `make slides`)
+#   tools/setup.sh --browser   Debian's Chromium at /usr/bin/chromium, installed with apt-get when absent
+#                              (`make setup-browser`, needed by `make browser-test` and so by `make test`);
+#                              CHROMIUM=/path/to/chromium uses another Chromium instead
 set -euo pipefail
 
 EVCXR_VERSION=0.22.0
@@ -12,6 +19,68 @@ cd "$ROOT"
 need() {
   command -v "$1" >/dev/null 2>&1 || { echo "error: $1 not found — $2" >&2; exit 1; }
 }
+
+# --- optional parts ---------------------------------------------------------------------------------------------
+setup_export() {
+  local dir="$ROOT/tools/export"
+  need node "install Node.js 20 or newer (and npm) — slides and the browser test use packages from npm"
+  need npm "install npm (it comes with Node.js 20 or newer)"
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 20 ]; then
+    echo "error: Node.js $(node --version) is too old — playwright-core needs Node.js 20 or newer" >&2; exit 1
+  fi
+  # Reinstalled only when package.json, package-lock.json or .npmrc change (the stamp lives in node_modules, which
+  # `npm ci` deletes first).
+  local stamp="$dir/node_modules/.course-lock.sha256" want
+  want=$(cd "$dir" && cat package.json package-lock.json .npmrc | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$dir/node_modules/reveal.js/dist/reveal.js" ] \
+     || [ ! -d "$dir/node_modules/playwright-core" ]; then
+    echo "setup: npm ci in tools/export (reveal.js, require.js, jQuery for offline slides; playwright-core)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
+      || { echo "error: npm ci in tools/export failed (is the npm registry reachable?)" >&2; exit 1; }
+    echo "$want" > "$stamp"
+  fi
+  echo "setup: ok (tools/export/node_modules: reveal.js $(node -p "require('$dir/node_modules/reveal.js/package.json').version"), playwright-core $(node -p "require('$dir/node_modules/playwright-core/package.json').version"))"
+}
+
+setup_browser() {
+  if [ -n "${CHROMIUM:-}" ]; then
+    [ -x "$CHROMIUM" ] || { echo "error: CHROMIUM=$CHROMIUM is not an executable" >&2; exit 1; }
+  elif [ ! -x /usr/bin/chromium ]; then
+    # Debian's Chromium: the browser test drives it with playwright-core (Playwright's own browser download is
+    # not used: it needs a network this project does not assume).
+    command -v apt-get >/dev/null 2>&1 || {
+      echo "error: /usr/bin/chromium is missing and there is no apt-get — install Chromium and run with CHROMIUM=/path/to/chromium" >&2
+      exit 1
+    }
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+      if command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+        [ -t 0 ] || sudo=(sudo -n)  # no terminal to ask for a password: fail instead of waiting
+      else
+        echo "error: /usr/bin/chromium is missing; install it as root: apt-get install -y chromium (or run with CHROMIUM=/path/to/chromium)" >&2
+        exit 1
+      fi
+    fi
+    echo "setup: installing Debian's chromium with apt-get (for the browser test; once)"
+    "${sudo[@]}" apt-get update -qq >/dev/null \
+      && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || { echo "error: apt-get install chromium failed — install it as root: apt-get install -y chromium" >&2; exit 1; }
+    [ -x /usr/bin/chromium ] || { echo "error: apt-get installed chromium but /usr/bin/chromium is missing" >&2; exit 1; }
+  fi
+  echo "setup: ok ($("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null | head -1))"
+}
+
+case "${1:-}" in
+  "") ;;
+  --export) setup_export; exit 0 ;;
+  --browser) setup_browser; exit 0 ;;
+  *) echo "usage: tools/setup.sh [--export | --browser]" >&2; exit 2 ;;
+esac
+
+# --- the core: .venv, evcxr_jupyter, kernelspec ------------------------------------------------------------------
 need cargo "install Rust from https://rustup.rs (the course needs cargo and rustc)"
 need python3 "install Python 3.9 or newer (with the venv module)"
 

@@ -1,0 +1,346 @@
+// The browser half of the end-to-end test (tools/export/browser_test.py starts JupyterLab and calls this).
+// Drives Debian's Chromium (/usr/bin/chromium) with playwright-core — no browser download.
+//
+//   node browser_test.mjs CONFIG.json
+//
+// CONFIG: {labUrl, token, notebook, cells: [{type, tags, slide}], figures, htmlPage, slidesPage, outDir,
+//          runTimeoutSeconds, chromium, skip: ["lab"|"html"|"slides"]}
+// Checks, each reported as "ok ..." or "FAIL ...", then "N passed, N failed":
+//   lab     JupyterLab opens the notebook; Run → Run All Cells (the menu, as a person does) runs every code cell to a
+//           finished prompt [n] and the kernel goes idle; no cell shows an error or panic text except the cells
+//           tagged raises-exception / expect-panic (and those tagged raises-exception do show their error); the
+//           notebook's SVG charts are drawn; screenshot lab.png (left sidebar closed, a chart in view).
+//   html    the exported page loads nothing from another machine, and draws all the notebook's SVG charts; html.png.
+//   slides  the deck loads nothing from another machine; reveal.js starts with no page error; one slide per
+//           slide/subslide cell; the speaker notes are the notes cells (Reveal.getSlideNotes on the slide, and the
+//           speaker view that `s` opens shows them); a slide with a chart draws it; screenshot slide.png.
+//   network no request left the machine: every request Chromium makes (page.on("request") in every page, popups
+//           included) is recorded, and anything but 127.0.0.1 / localhost / [::1] / file: / data: / blob: /
+//           about: fails the test (such requests are also aborted by a route, so a page that tries is caught, not
+//           slowed).
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import path from "node:path";
+
+const cfg = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const PANIC_RE = /panicked at|has overflowed its stack|fatal runtime error/;
+const ACTIVE = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook";
+const results = [];
+const requests = [];
+
+function ok(name, detail = "") {
+  results.push({ name, ok: true });
+  console.log(`ok   ${name}${detail ? ": " + detail : ""}`);
+}
+function fail(name, detail) {
+  results.push({ name, ok: false });
+  console.log(`FAIL ${name}: ${detail}`);
+}
+function isLocal(url) {
+  if (/^(data|blob|about|file|chrome-error):/.test(url)) return true;
+  try {
+    const u = new URL(url);
+    return ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+  } catch {
+    return false;
+  }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const browser = await chromium.launch({
+  executablePath: cfg.chromium || "/usr/bin/chromium",
+  headless: true,
+  // As root Chromium needs --no-sandbox; the others keep it from calling home (the machines here have no network
+  // but the package registries, and Chromium's own connections would be refused).
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+  ],
+});
+// playwright-core gives every launch a fresh, empty profile (its own --user-data-dir in a temporary folder).
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+context.on("request", (req) => requests.push(req.url()));
+await context.route("**/*", (route) => (isLocal(route.request().url()) ? route.continue() : route.abort()));
+
+async function shot(page, name) {
+  const file = path.join(cfg.outDir, name);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+// Elements whose src / <link href> point off the machine (an <a href> is a link a person may follow, not a load).
+async function offMachineAttributes(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll("[src], link[href], [srcset], [poster], object[data]")]
+      .map((el) => el.getAttribute("src") || el.getAttribute("href") || el.getAttribute("srcset") || el.getAttribute("poster") || el.getAttribute("data") || "")
+      .filter((u) => /^\s*(https?:)?\/\//i.test(u)),
+  );
+}
+
+// ---------- lab ----------
+async function kernelState() {
+  const r = await fetch(`${cfg.labUrl}/api/kernels?token=${cfg.token}`);
+  const kernels = await r.json();
+  return kernels.map((k) => k.execution_state);
+}
+
+async function lab() {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1680, height: 1000 }); // the course's charts are 1440 px wide
+  const consoleErrors = [];
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  const url = `${cfg.labUrl}/lab/tree/${cfg.notebook}?reset&token=${cfg.token}`;
+  await page.goto(url, { waitUntil: "domcontentloaded", timeout: 60_000 });
+  await page.locator(ACTIVE).waitFor({ state: "visible", timeout: 90_000 });
+  await page
+    .waitForFunction(([sel, n]) => document.querySelectorAll(`${sel} .jp-Cell`).length >= n, [ACTIVE, cfg.cells.length], { timeout: 60_000 })
+    .catch(() => {});
+  const shown = await page.locator(`${ACTIVE} .jp-Cell`).count();
+  if (shown !== cfg.cells.length) {
+    fail("lab: notebook opened", `${shown} cells on the page, the notebook has ${cfg.cells.length}`);
+    return;
+  }
+  // The kernel is up when the server says so (idle) — then Run All is not refused as "still initializing".
+  const t0k = Date.now();
+  while (Date.now() - t0k < 120_000) {
+    const states = await kernelState();
+    if (states.length && states.every((s) => s === "idle")) break;
+    await sleep(500);
+  }
+  ok("lab: notebook opened", `${shown} cells, kernel ready in ${((Date.now() - t0k) / 1000).toFixed(0)} s`);
+  // Close the file browser: more room for the notebook (and the screenshot).
+  await page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").first().click().catch(() => {});
+
+  // Run → Run All Cells, through the menu as a person does.
+  await page.locator(".lm-MenuBar-itemLabel", { hasText: /^Run$/ }).click();
+  await page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel", { hasText: /^Run All Cells$/ }).click();
+  const t0 = Date.now();
+  const codeIdx = cfg.cells.map((c, i) => (c.type === "code" ? i : -1)).filter((i) => i >= 0);
+  const prompts = async () =>
+    page.evaluate(
+      (sel) => [...document.querySelectorAll(`${sel} .jp-Cell`)].map((c) => (c.classList.contains("jp-CodeCell") ? c.querySelector(".jp-InputPrompt")?.textContent?.trim() || "" : null)),
+      ACTIVE,
+    );
+  // Done when every code cell shows [n] and the kernel is idle. When a cell fails, JupyterLab clears the [*] of
+  // the cells queued after it at once, although the kernel (evcxr does not abort its queue) still runs them and
+  // their prompts fill in later; so a blank prompt is not "done". If the kernel stays idle for 10 s with cells
+  // left blank, those cells did not run. (A cell whose input is collapsed, like a solution, shows no prompt: the
+  // saved notebook below is checked for it.)
+  let idleSince = null;
+  let lastReport = 0;
+  while (true) {
+    const p = await prompts();
+    const tracked = codeIdx.filter((i) => p[i] !== "");
+    const done = tracked.filter((i) => /\[\d+\]/.test(p[i])).length;
+    const states = await kernelState();
+    const idle = states.length > 0 && states.every((s) => s === "idle");
+    idleSince = idle ? idleSince ?? Date.now() : null;
+    if (idle && done === tracked.length) break;
+    if (idle && Date.now() - idleSince > 10_000) break;
+    const s = (Date.now() - t0) / 1000;
+    if (s > cfg.runTimeoutSeconds) {
+      fail("lab: run all cells", `not finished after ${cfg.runTimeoutSeconds} s: ${done}/${tracked.length} code cells done, kernel ${states.join(",")}`);
+      console.log(`     screenshot: ${await shot(page, "lab-timeout.png")}`);
+      return;
+    }
+    if (s - lastReport >= 30) {
+      lastReport = s;
+      console.log(`     … ${Math.round(s)} s: ${done}/${tracked.length} code cells done`);
+    }
+    await sleep(500);
+  }
+  const seconds = ((Date.now() - t0) / 1000).toFixed(0);
+
+  // Save (Ctrl+S, as a person does) and judge what the UI ran, from the saved notebook: every code cell has an
+  // execution count; no error output and no panic text, except in the cells tagged raises-exception /
+  // expect-panic; the cells tagged raises-exception do show their error. (In the page, an error and a stderr
+  // stream both render as application/vnd.jupyter.stderr: the file tells them apart.)
+  const contentsUrl = `${cfg.labUrl}/api/contents/${encodeURIComponent(cfg.notebook)}?token=${cfg.token}`;
+  const before = (await (await fetch(`${contentsUrl}&content=0`)).json()).last_modified;
+  await page.locator(`${ACTIVE}`).click({ position: { x: 5, y: 5 } }).catch(() => {});
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+s");
+  let saved = null;
+  for (let k = 0; k < 40 && !saved; k++) {
+    await sleep(500);
+    const m = await (await fetch(`${contentsUrl}&content=1`)).json();
+    if (m.last_modified !== before) saved = m.content;
+  }
+  if (!saved) {
+    fail("lab: run all cells", "Ctrl+S did not save the notebook within 20 s");
+    return;
+  }
+  const text = (o) =>
+    o.output_type === "stream" ? [].concat(o.text).join("") : o.output_type === "error" ? `${o.ename}: ${o.evalue}` : [].concat(o.data?.["text/plain"] || []).join("");
+  const unfinished = [];
+  const bad = [];
+  const silent = [];
+  saved.cells.forEach((c, i) => {
+    if (c.cell_type !== "code") return;
+    if (c.execution_count == null) unfinished.push(i);
+    const tags = c.metadata?.tags || [];
+    if (tags.includes("raises-exception")) {
+      if (!c.outputs.some((o) => o.output_type === "error")) silent.push(i);
+      return;
+    }
+    for (const o of c.outputs) {
+      if (o.output_type === "error") bad.push(`cell ${i}: ${text(o).replace(/\s+/g, " ").slice(0, 160)}`);
+      else if (!tags.includes("expect-panic") && PANIC_RE.test(text(o))) bad.push(`cell ${i}: panic: ${text(o).replace(/\s+/g, " ").slice(0, 160)}`);
+    }
+  });
+  if (unfinished.length) fail("lab: run all cells", `cells ${unfinished.join(", ")} did not run (the kernel went idle without them)`);
+  else ok("lab: run all cells", `${codeIdx.length} code cells finished in ${seconds} s (saved notebook: every cell has its [n])`);
+  const nRaises = cfg.cells.filter((c) => c.tags.includes("raises-exception")).length;
+  if (bad.length) fail("lab: no errors", bad.join("\n     "));
+  else if (silent.length) fail("lab: no errors", `cells tagged raises-exception show no error: ${silent.join(", ")}`);
+  else ok("lab: no errors", `no error or panic output; the ${nRaises} cells tagged raises-exception show their error`);
+
+  // The SVG charts, decoded and drawn.
+  const charts = page.locator(`${ACTIVE} .jp-RenderedSVG img, ${ACTIVE} .jp-RenderedSVG svg`);
+  const n = await charts.count();
+  if (!n || n < cfg.figures) {
+    fail("lab: SVG charts", `${n} SVG charts on the page, the executed notebook has ${cfg.figures}`);
+  } else {
+    const first = charts.first();
+    await first.scrollIntoViewIfNeeded();
+    const box = await first.boundingBox();
+    const decoded = await first.evaluate((el) => (el.tagName === "IMG" ? el.complete && el.naturalWidth > 0 : true));
+    if (!box || box.width < 100 || !decoded) fail("lab: SVG charts", `chart not drawn (box ${JSON.stringify(box)}, decoded ${decoded})`);
+    else ok("lab: SVG charts", `${n} drawn, the first ${Math.round(box.width)}×${Math.round(box.height)} px`);
+    // Frame the screenshot: the end of the code cell that made the chart, and the chart under it.
+    await first.evaluate((el) => {
+      const scroller = el.closest(".jp-WindowedPanel-outer") || el.closest(".jp-Notebook");
+      if (scroller) scroller.scrollTop += el.getBoundingClientRect().bottom - scroller.getBoundingClientRect().bottom + 12;
+    });
+    await sleep(300);
+  }
+  console.log(`     screenshot: ${await shot(page, "lab.png")}`);
+  if (consoleErrors.length) console.log(`     (page errors: ${consoleErrors.slice(0, 3).join(" | ")})`);
+  await page.close();
+}
+
+// ---------- exported HTML ----------
+async function html() {
+  const page = await context.newPage();
+  await page.goto(cfg.htmlPage, { waitUntil: "load", timeout: 60_000 });
+  const off = await offMachineAttributes(page);
+  if (off.length) fail("html: offline page", `loads from another machine: ${off.slice(0, 5).join(", ")}`);
+  else ok("html: offline page", "every src and <link href> is local or data:");
+  const imgs = page.locator("img[src^='data:image/svg+xml']");
+  const n = await imgs.count();
+  const drawn = await page.evaluate(() =>
+    [...document.querySelectorAll("img[src^='data:image/svg+xml']")].filter((i) => i.complete && i.naturalWidth > 0).length,
+  );
+  if (n < cfg.figures || drawn !== n) fail("html: charts render", `${n} SVG charts in the page (the notebook has ${cfg.figures}), ${drawn} drawn`);
+  else ok("html: charts render", `${n} SVG charts drawn`);
+  if (n) await imgs.first().scrollIntoViewIfNeeded();
+  console.log(`     screenshot: ${await shot(page, "html.png")}`);
+  await page.close();
+}
+
+// ---------- slides ----------
+async function slides() {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(cfg.slidesPage, { waitUntil: "load", timeout: 60_000 });
+  const off = await offMachineAttributes(page);
+  if (off.length) fail("slides: offline deck", `loads from another machine: ${off.slice(0, 5).join(", ")}`);
+  else ok("slides: offline deck", "reveal.js, require.js and jQuery from vendor/, nothing from another machine");
+  try {
+    await page.waitForFunction(() => window.Reveal && typeof Reveal.isReady === "function" && Reveal.isReady(), null, { timeout: 30_000 });
+  } catch {
+    fail("slides: reveal.js ready", `Reveal did not start (page errors: ${errors.join(" | ") || "none"})`);
+    console.log(`     screenshot: ${await shot(page, "slide.png")}`);
+    await page.close();
+    return;
+  }
+  // One slide per cell typed slide or subslide (the first visible cell always opens one); none for skip.
+  const visible = cfg.cells.filter((c) => !["notes", "skip"].includes(c.slide));
+  const wantSlides = visible.filter((c, i) => i === 0 || c.slide === "slide" || c.slide === "subslide").length;
+  const wantNotes = cfg.cells.filter((c) => c.slide === "notes").length;
+  const info = await page.evaluate(() => ({
+    slides: Reveal.getTotalSlides(),
+    notes: document.querySelectorAll(".reveal aside.notes").length,
+    version: Reveal.VERSION,
+  }));
+  const present = page.locator(".reveal .slides section.present").first();
+  const visibleNow = await present.isVisible();
+  if (!visibleNow || info.slides !== wantSlides || errors.length)
+    fail("slides: render", `${info.slides} slides (want ${wantSlides}), current slide visible: ${visibleNow}, page errors: ${errors.join(" | ") || "none"}`);
+  else ok("slides: render", `reveal.js ${info.version}, ${info.slides} slides, no page error`);
+
+  // Speaker notes: the notes cells, on their slides, and in the speaker view.
+  if (info.notes !== wantNotes) {
+    fail("slides: speaker notes", `${info.notes} notes in the deck, the notebook has ${wantNotes} notes cells`);
+  } else if (wantNotes) {
+    const where = await page.evaluate(() => {
+      const aside = document.querySelector(".reveal aside.notes");
+      const idx = Reveal.getIndices(aside.closest("section"));
+      Reveal.slide(idx.h, idx.v);
+      return { idx, text: Reveal.getSlideNotes() || "" };
+    });
+    let viewer = "";
+    try {
+      const [popup] = await Promise.all([context.waitForEvent("page", { timeout: 10_000 }), page.keyboard.press("s")]);
+      await popup.waitForFunction(() => (document.querySelector(".speaker-controls-notes .value")?.textContent || "").trim().length > 0, null, { timeout: 15_000 });
+      viewer = await popup.evaluate(() => document.querySelector(".speaker-controls-notes .value").textContent);
+      await popup.close();
+    } catch (e) {
+      viewer = `(speaker view: ${String(e).split("\n")[0]})`;
+    }
+    const head = where.text.replace(/<[^>]+>/g, "").trim().slice(0, 40);
+    if (!head) fail("slides: speaker notes", `slide ${where.idx.h}/${where.idx.v} has no notes text`);
+    else if (!viewer.includes(head.slice(0, 20))) fail("slides: speaker notes", `the speaker view does not show the notes: ${viewer.slice(0, 120)}`);
+    else ok("slides: speaker notes", `${info.notes} notes; slide ${where.idx.h}/${where.idx.v} and its speaker view show "${head}…"`);
+  }
+
+  // Go to the first slide with a chart, scroll it into view, and check it is drawn.
+  const where = await page.evaluate(() => {
+    const img = document.querySelector(".reveal .slides img[src^='data:image/svg+xml']");
+    if (!img) return null;
+    const idx = Reveal.getIndices(img.closest("section"));
+    Reveal.slide(idx.h, idx.v, 1000); // all fragments shown
+    return idx;
+  });
+  if (!where) {
+    if (cfg.figures) fail("slides: chart", "no chart in the deck (was it built from the executed notebook?)");
+  } else {
+    await sleep(1000); // the slide transition
+    const drawn = await page.evaluate(() => {
+      const img = document.querySelector(".reveal .slides section.present img[src^='data:image/svg+xml']");
+      if (!img) return false;
+      img.scrollIntoView({ block: "end" });
+      const r = img.getBoundingClientRect();
+      return img.complete && img.naturalWidth > 0 && r.width > 100 && r.top >= 0 && r.bottom <= innerHeight + 1;
+    });
+    if (!drawn) fail("slides: chart", `the chart on slide ${where.h}/${where.v} is not drawn in view`);
+    else ok("slides: chart", `slide ${where.h}/${where.v} shows a chart`);
+  }
+  console.log(`     screenshot: ${await shot(page, "slide.png")}`);
+  await page.close();
+}
+
+for (const [name, step] of [["lab", lab], ["html", html], ["slides", slides]]) {
+  if (cfg.skip?.includes(name)) continue;
+  try {
+    await step();
+  } catch (e) {
+    fail(name, String(e).split("\n").slice(0, 6).join("\n     "));
+  }
+}
+await browser.close();
+
+const off = [...new Set(requests.filter((u) => !isLocal(u)))];
+if (off.length) fail("no request left the machine", off.slice(0, 10).join(", "));
+else ok("no request left the machine", `${requests.length} requests, all to 127.0.0.1, file: or data:`);
+
+const failed = results.filter((r) => !r.ok).length;
+console.log(`browser-test: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -27,6 +27,7 @@ help:
 	@echo "make slides  reveal.js slides per notebook, with speaker notes, offline, in build/slides/"
 	@echo "make exercises  learner copies without the solutions, in build/exercises/"
 	@echo "make browser-test  JupyterLab, an exported page and a deck in headless Chromium (part of make test)"
+	@echo "make screenshots   the browser test, then README's pictures docs/img/lab.png and docs/img/slide.png"
 	@echo "make setup   only the setup (.venv, evcxr_jupyter, kernelspec)"
 	@echo "make nav     regenerate navigation links and the index's lesson table"
 	@echo "make bench   criterion benchmarks of support (pool vs threadpool/rayon, conn_pool vs r2d2)"

@@ -8,8 +8,8 @@ Run by `make browser-test` (and `make test`, after the notebooks ran). What it d
    = { path = "../support" }`` resolves; the repository's notebooks are not touched), and starts JupyterLab there
    on 127.0.0.1, a free port, a random token, ``--allow-root`` as root, with ``JUPYTER_PATH=.venv/share/jupyter``
    (the course's ``rust`` kernelspec) and its own config, settings, workspace and runtime folders. JupyterLab's
-   news and update check are off (``--LabApp.news_url=None``, ``NeverCheckForUpdate``, ``fetchNews``/
-   ``checkForUpdates`` settings), so nothing reaches out;
+   news, update check and PyPI extension manager are off (``--LabApp.news_url=None``, ``NeverCheckForUpdate``,
+   ``extension_manager=readonly``, ``fetchNews``/``checkForUpdates`` settings), so nothing reaches out;
 2. exports the executed copy of the notebook (build/executed/, written by ``make test``/``make run``/``make html``;
    the harness runs it first when there is none) to HTML and to a slide deck in OUT;
 3. runs tools/export/browser_test.mjs (playwright-core, /usr/bin/chromium): see its header for the checks.
@@ -100,6 +100,7 @@ class Lab:
             f"--ServerApp.root_dir={tmp / 'notebooks'}",
             "--LabApp.news_url=None", *(["--debug"] if os.environ.get("LAB_DEBUG") else []),
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",  # no PyPI queries from the server's extension manager
         ]
         if os.geteuid() == 0:
             args.append("--allow-root")

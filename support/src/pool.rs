@@ -164,7 +164,30 @@ impl<F: FnOnce() + Send + 'static> Runnable for Task<F> {
 
 struct SubmitTask<F, T> {
     f: F,
-    result: Sender<Result<T, JobError>>,
+    result: ResultSender<T>,
+}
+
+/// The sending end of a job's result. Dropped without having sent — the job was dropped unrun by `shutdown_now`
+/// or with the pool's queue — it sends `Cancelled`, so that the handle's `is_finished` turns true, as Python's
+/// `done()` does for a cancelled future.
+struct ResultSender<T>(Option<Sender<Result<T, JobError>>>);
+
+impl<T> ResultSender<T> {
+    fn send(mut self, outcome: Result<T, JobError>) {
+        if let Some(tx) = self.0.take() {
+            // The handle may have been dropped: nobody wants the result, which is fine.
+            let _ = tx.send(outcome);
+        }
+    }
+}
+
+impl<T> Drop for ResultSender<T> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            // The channel has room for one result and nothing was sent: this never blocks.
+            let _ = tx.send(Err(JobError::Cancelled));
+        }
+    }
 }
 
 impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> Runnable for SubmitTask<F, T> {
@@ -173,8 +196,7 @@ impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> Runnable for SubmitTa
         let outcome = catch_unwind(AssertUnwindSafe(f))
             .map_err(|payload| JobError::Panicked(panic_message(payload.as_ref())));
         let panicked = outcome.is_err();
-        // The handle may have been dropped: nobody wants the result, which is fine.
-        let _ = result.send(outcome);
+        result.send(outcome);
         panicked
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
@@ -415,6 +437,7 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let (result, rx) = crossbeam_channel::bounded(1);
+        let result = ResultSender(Some(result));
         self.send(Box::new(SubmitTask { f, result }))?;
         Ok(JobHandle { rx })
     }
@@ -449,6 +472,7 @@ impl ThreadPool {
             return Err(TrySubmitError::Closed(f));
         }
         let (result, rx) = crossbeam_channel::bounded(1);
+        let result = ResultSender(Some(result));
         self.counters.submitted.fetch_add(1, Ordering::SeqCst);
         match self
             .tx
@@ -745,7 +769,8 @@ impl<T> JobHandle<T> {
         }
     }
 
-    /// Whether the result is ready (`join` will not block). Python's `future.done()`.
+    /// Whether the result is ready (`join` will not block): the job returned, panicked or was cancelled.
+    /// Python's `future.done()`.
     pub fn is_finished(&self) -> bool {
         !self.rx.is_empty()
     }
@@ -847,6 +872,10 @@ mod tests {
         };
         assert_eq!(pool.shutdown_now(), 5);
         opener.join().unwrap();
+        assert!(
+            queued.iter().all(|h| h.is_finished()),
+            "a cancelled job is finished, as Python's done() says of a cancelled future"
+        );
         assert_eq!(running.join(), Ok(true), "the running job finished");
         assert!(queued
             .into_iter()

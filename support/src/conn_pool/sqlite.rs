@@ -13,6 +13,10 @@
 //! A `rusqlite::Connection` is `Send` but not `Sync`: one thread at a time may use it. That is exactly what a pool
 //! gives: each connection is lent to one thread, and the pool itself is shared.
 //!
+//! In a notebook, open, use and drop a pool within one cell: evcxr links every cell into a library of its own,
+//! each with its own copy of the bundled SQLite, and a connection opened by one copy breaks when the next cell's
+//! copy uses it (measured: `no such function: SUM`, and a crashed kernel when it is dropped).
+//!
 //! ```
 //! use support::conn_pool::sqlite::{rusqlite::params, SqliteManager};
 //! use support::conn_pool::Pool;

@@ -33,7 +33,8 @@ to the exported pages.
 
 ``exercises`` writes learner copies: the cells tagged ``solution`` are removed, the exercise stubs (tag
 ``exercise``) and the checks (tag ``check``) stay, outputs are cleared. build/exercises/ is self-contained: the
-notebooks in notebooks/, beside them a copy of the support crate and the workspace's Cargo.toml and Cargo.lock (so
+notebooks in notebooks/ (with the other files of notebooks/, e.g. the Python scripts lessons run), beside them a
+copy of the support crate and the workspace's Cargo.toml and Cargo.lock (so
 that the notebooks' ``:dep support = { path = "../support" }`` resolves), and a README for the learner.
 """
 
@@ -437,7 +438,10 @@ def cmd_exercises(ns) -> int:
         if info["solutions"] or info["checks"]:
             print(f"exercises: {name}: {info['solutions']} solution cells removed, "
                   f"{info['exercises']} exercise stubs and {info['checks']} checks kept")
-    # What the notebooks load: support/ and the workspace around it.
+    # What the notebooks use beside them (python/ scripts the lessons run, …), then what they load: support/ and the
+    # workspace around it.
+    shutil.copytree(NOTEBOOKS, nb_out, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__"))
     shutil.copytree(SUPPORT, out / "support", dirs_exist_ok=True, ignore=shutil.ignore_patterns("target"))
     for f in ("Cargo.toml", "Cargo.lock"):
         shutil.copy2(ROOT / f, out / f)

@@ -3,7 +3,8 @@
     python -m nbtools run [NOTEBOOK ...]     execute notebooks in fresh kernels and judge every cell
     python -m nbtools hygiene [NOTEBOOK ...] nbformat 4, Rust kernel, no outputs, tags known
     python -m nbtools nav [--check]          regenerate (or check) navigation links and the index's lesson table
-    python -m nbtools exercises OUT_DIR      learner copies without the cells tagged solution
+
+Learner copies without solutions: `make exercises` (tools/export/export.py).
 
 (`tools/` is put on PYTHONPATH by the Makefile.)
 """
@@ -51,7 +52,7 @@ def cmd_run(ns) -> int:
             cells = len(result.cells)
             status = "PASS" if result.passed else "FAIL"
             mutation = ""
-            if result.checks:
+            if result.checks and not ns.no_mutation:
                 mutation = f", {result.checks} checks fail without solution" if not result.mutation_problems else ""
                 if result.mutation_seconds:
                     mutation += f" ({result.mutation_seconds:.1f} s)"
@@ -93,17 +94,6 @@ def cmd_nav(ns) -> int:
     return 0
 
 
-def cmd_exercises(ns) -> int:
-    out = Path(ns.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for path in notebook_paths([]):
-        nb = nbformat.read(path, as_version=4)
-        nb.cells = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
-        nbformat.write(nb, out / path.name)
-    print(f"exercises written to {out}")
-    return 0
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="nbtools")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -122,9 +112,6 @@ def main(argv=None) -> int:
     nav = sub.add_parser("nav", help="generate navigation")
     nav.add_argument("--check", action="store_true")
     nav.set_defaults(func=cmd_nav)
-    ex = sub.add_parser("exercises", help="learner copies without solutions")
-    ex.add_argument("out_dir")
-    ex.set_defaults(func=cmd_exercises)
     ns = parser.parse_args(argv)
     return ns.func(ns)
 

@@ -16,6 +16,7 @@
 //! | [`pool`] | a thread pool with job handles, `map` and `scope` | `concurrent.futures.ThreadPoolExecutor` |
 //! | [`sync`] | `Semaphore`, `Event`, `Timer`, and re-exports of what crates already do well | `threading` |
 //! | [`conn_pool`] | a connection pool bounded by a semaphore; SQLite behind the `sqlite` feature | the tutorial's connection pool |
+//! | `site` (feature `site`) | a local demo web site: an HTTP server on 127.0.0.1 with latency, dead links, other hosts | the pages a crawler fetches |
 //!
 //! Heavy dependencies sit behind cargo features so that light lessons start fast:
 //! `sqlite` (rusqlite with bundled SQLite) and `site` (a local demo web site for the crawler lesson).

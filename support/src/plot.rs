@@ -31,6 +31,36 @@ use crate::timing::Span;
 /// Default size of a chart in pixels.
 pub const DEFAULT_SIZE: (u32, u32) = (720, 400);
 
+/// Where a chart's legend goes: `chart.legend_at(LegendAt::LowerRight)`. The default is the upper left; a bar
+/// chart keeps room above its tallest bar for a legend at the top, so the legend never hides a bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LegendAt {
+    /// Top left corner of the plotting area (the default).
+    #[default]
+    UpperLeft,
+    /// Top right corner.
+    UpperRight,
+    /// Bottom left corner.
+    LowerLeft,
+    /// Bottom right corner.
+    LowerRight,
+}
+
+impl LegendAt {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            LegendAt::UpperLeft => SeriesLabelPosition::UpperLeft,
+            LegendAt::UpperRight => SeriesLabelPosition::UpperRight,
+            LegendAt::LowerLeft => SeriesLabelPosition::LowerLeft,
+            LegendAt::LowerRight => SeriesLabelPosition::LowerRight,
+        }
+    }
+
+    fn at_top(self) -> bool {
+        matches!(self, LegendAt::UpperLeft | LegendAt::UpperRight)
+    }
+}
+
 /// Colours of successive series, chosen to stay distinct for colour-blind readers (Okabe–Ito palette).
 const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
@@ -125,6 +155,7 @@ pub struct LineChart {
     size: (u32, u32),
     y_from_zero: bool,
     steps: bool,
+    legend: LegendAt,
 }
 
 impl LineChart {
@@ -138,7 +169,14 @@ impl LineChart {
             size: DEFAULT_SIZE,
             y_from_zero: true,
             steps: false,
+            legend: LegendAt::UpperLeft,
         }
+    }
+
+    /// Moves the legend to another corner, away from the lines it would cover.
+    pub fn legend_at(mut self, at: LegendAt) -> Self {
+        self.legend = at;
+        self
     }
 
     /// The x axis label, with its unit: `"threads"`, `"time (ms)"`.
@@ -308,8 +346,11 @@ impl LineChart {
                     .draw_series(DashedLineSeries::new(points, 8, 5, color.stroke_width(2)))
                     .map_err(drawing_error)?
                     .label(&s.name)
+                    // The legend's sample is dashed too: two dashes with a gap, as on the chart.
                     .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(0, 0), (8, 0)], color.stroke_width(2))
+                            + PathElement::new(vec![(13, 0), (20, 0)], color.stroke_width(2))
                     });
             } else {
                 chart
@@ -328,7 +369,7 @@ impl LineChart {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(self.legend.position())
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))
             .draw()
@@ -495,6 +536,7 @@ pub struct BarChart {
     y_label: String,
     series: Vec<(String, Vec<f64>)>,
     size: (u32, u32),
+    legend: LegendAt,
 }
 
 impl BarChart {
@@ -510,7 +552,14 @@ impl BarChart {
             y_label: "y".into(),
             series: Vec::new(),
             size: DEFAULT_SIZE,
+            legend: LegendAt::UpperLeft,
         }
+    }
+
+    /// Moves the legend to another corner. At the top (the default), room is kept above the tallest bar.
+    pub fn legend_at(mut self, at: LegendAt) -> Self {
+        self.legend = at;
+        self
     }
 
     /// The x axis label (what the categories are), optional.
@@ -579,7 +628,17 @@ impl BarChart {
                 .iter()
                 .flat_map(|(_, v)| v.iter().copied())
                 .fold(0.0, f64::max);
-            let ymax = if ymax > 0.0 { ymax * 1.12 } else { 1.0 };
+            let ymax = if ymax > 0.0 { ymax } else { 1.0 };
+            // Headroom above the tallest bar; with the legend at the top, enough for the legend too (about
+            // 20 px per series and a margin, in a plotting area of the chart's height less ~110 px of title and
+            // axis), so that it never hides a bar.
+            let plot_height = self.size.1.saturating_sub(110).max(100) as f64;
+            let legend_share = if self.legend.at_top() {
+                ((20.0 * self.series.len() as f64 + 16.0) / plot_height).min(0.6)
+            } else {
+                0.0
+            };
+            let ymax = ymax * 1.06 / (1.0 - legend_share);
             let x_spec = Categories {
                 names: self.categories.clone(),
             };
@@ -619,7 +678,7 @@ impl BarChart {
             }
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(self.legend.position())
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(180, 180, 180))
                 .draw()
@@ -797,6 +856,32 @@ mod tests {
             .to_svg()
             .unwrap_err();
         assert!(e.to_string().contains("series 'bad'"), "{e}");
+    }
+
+    #[test]
+    fn legend_moves_and_bar_chart_keeps_room_for_it() {
+        let bars = |at| {
+            BarChart::new("t", ["a", "b"])
+                .y_label("ms")
+                .series("one", [10.0, 10.0])
+                .series("two", [10.0, 10.0])
+                .legend_at(at)
+                .to_svg()
+                .unwrap()
+        };
+        // Same data, the legend at the top: the y axis reaches higher than with the legend at the bottom.
+        let top = bars(LegendAt::UpperLeft);
+        let bottom = bars(LegendAt::LowerRight);
+        assert_ne!(top, bottom);
+        let line = |at| {
+            LineChart::new("t")
+                .series("s", [(1.0, 1.0), (2.0, 2.0)])
+                .reference("ideal", [(1.0, 1.0), (2.0, 2.0)])
+                .legend_at(at)
+                .to_svg()
+                .unwrap()
+        };
+        assert_ne!(line(LegendAt::UpperLeft), line(LegendAt::LowerRight));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub enum LegendAt {
     LowerLeft,
     /// Bottom right corner.
     LowerRight,
+    /// Right side, half way up: often free when lines rise from the lower left and level off.
+    MiddleRight,
 }
 
 impl LegendAt {
@@ -53,6 +55,7 @@ impl LegendAt {
             LegendAt::UpperRight => SeriesLabelPosition::UpperRight,
             LegendAt::LowerLeft => SeriesLabelPosition::LowerLeft,
             LegendAt::LowerRight => SeriesLabelPosition::LowerRight,
+            LegendAt::MiddleRight => SeriesLabelPosition::MiddleRight,
         }
     }
 

@@ -69,7 +69,10 @@ def toc_source(folder: Path, titles: dict[str, str], minutes: dict[str, int | No
             mins_text = "–"
         rows.append(f"| {number} | {title} | {lesson.python} | {mins_text} |")
     rows.append("")
-    rows.append(f"Teaching time of the lessons written so far: about {total} minutes.")
+    if all(lesson.stem in titles for lesson in LESSONS):
+        rows.append(f"Teaching time of the whole course: about {total} minutes (about {round(total / 60)} hours).")
+    else:
+        rows.append(f"Teaching time of the lessons written so far: about {total} minutes.")
     return "\n".join(rows)
 
 

@@ -53,11 +53,9 @@ check-rust:
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo test --workspace --all-features
 
-# loom model-checks support's pool, semaphore, event and connection-pool hand-offs (support/tests/loom_*.rs).
+# loom model-checks support's pool, semaphore, event and connection-pool hand-offs (loom-models/tests/loom_*.rs).
 loom:
-	@if ls support/tests/loom_*.rs >/dev/null 2>&1; then \
-	  RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p support --release --test 'loom_*'; \
-	else echo "loom: no models yet"; fi
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p loom-models --release
 
 test-tools: setup-export
 	$(NBTOOLS) hygiene

@@ -1,5 +1,5 @@
 //! The synchronization primitives the shipped code is built on: std's normally, loom's under `--cfg loom`, so
-//! that the loom models (`support/tests/loom_*.rs`, run by `make test`) check the very code the notebooks use,
+//! that the loom models (`loom-models/tests/loom_*.rs`, run by `make test`) check the very code the notebooks use,
 //! not a copy. The same idea as crossbeam-utils' private `primitive` module.
 //!
 //! Code in this crate that a loom model covers takes its `Arc`, `Mutex`, `Condvar`, atomics and `thread` from

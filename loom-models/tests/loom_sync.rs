@@ -2,7 +2,7 @@
 //! under `--cfg loom` they use loom's Mutex and Condvar). loom runs every interleaving of the threads below and
 //! reports a deadlock (a lost wake-up leaves a waiter blocked forever) or a failed assertion.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" cargo test -p support --release --test 'loom_*'` (part of `make test`).
+//! Run: `make loom` (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p loom-models --release`), part of `make test`.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};

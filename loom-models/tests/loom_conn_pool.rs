@@ -4,7 +4,7 @@
 //! loom runs every interleaving (up to the preemption bound) and fails on a deadlock — a waiter never woken — or a
 //! failed assertion.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=/work/target-loom cargo test -p support --release --test 'loom_*'`
+//! Run: `make loom` (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p loom-models --release`), part of `make test`.
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;

@@ -1,5 +1,5 @@
 //! [`ThreadPool`]: the Rust answer to Python's `concurrent.futures.ThreadPoolExecutor` — a fixed set of worker
-//! threads taking jobs from a queue (a crossbeam channel).
+//! threads taking jobs from a shared queue.
 //!
 //! | Python | here |
 //! |---|---|
@@ -33,32 +33,82 @@
 //! pool.shutdown();
 //! ```
 //!
-//! ## Measured (criterion, `cargo bench -p support --bench pool`, 2 cores, 2 workers, one run, machine shared)
+//! ## How it works: one lock, batches, and workers that park
 //!
-//! | benchmark | support | threadpool | rayon | std thread per job |
+//! Everything the submitters and the workers share sits in one `Mutex`: the queue of jobs (a `VecDeque`), the list
+//! of parked workers, and the counters. The lock is held for a few field updates, never while a job runs.
+//!
+//! - `execute`/`submit` push the job and, unless enough workers are awake to take it, take one parked worker off
+//!   the list and `unpark` it — after letting go of the lock, so that the worker does not wake up into a held lock.
+//! - A worker takes its share of the queue: one job, or from a long queue up to 16 — the queue's length divided by
+//!   the number of workers, so that no worker holds jobs another could run sooner. It runs them without the lock
+//!   and reports them done when it comes back for more: one lock per batch, not per job. (With a `queue_bound`,
+//!   one job at a time, so that the bound counts every job not started.)
+//! - A worker that finds the queue empty stays awake a little: it yields its core a few times, watching a copy of
+//!   the queue's length that it reads without the lock, and submitters count it as a worker on its way. Then it
+//!   puts itself on the parked list and `park`s: idle workers use no CPU. `JobHandle::join` also yields a few
+//!   times before it blocks.
+//! - No wake-up is lost: a worker joins the list in the same critical section in which it saw the queue empty, so
+//!   a submitter either queued its job before (the worker takes it) or finds the worker on the list (and unparks
+//!   it). An `unpark` that comes before the `park` is not lost either: `park` then returns at once. After its
+//!   yields, a worker looks at the queue under the lock once more, so a job queued meanwhile is taken.
+//! - `wait_idle` and a submitter blocked on a full bounded queue wait on condition variables of the same lock; the
+//!   workers notify them only when someone waits, so a busy pool makes no system call for them.
+//!
+//! Under `--cfg loom` the lock, the condition variables, the atomics and the threads (with `park`/`unpark`) are
+//! loom's (see `primitive.rs`), and `loom-models/tests/loom_pool.rs` model-checks this very code: a job reaching a
+//! parked or yielding worker, two submitters and two workers, `wait_idle`, a full bounded queue, and both
+//! shutdowns — no lost wake-up, no deadlock, no job run twice. (Removing any one wake-up, registering as parked in
+//! a second critical section, or skipping the last look after the yields makes a model fail: checked.)
+//!
+//! ## Measured (criterion, `cargo bench -p support --bench pool`, 2 cores, 2 workers, machine shared)
+//!
+//! Two runs of the whole bench, load average 1.3–4 from other work on the machine. Absolute numbers move a lot
+//! between runs (rayon's and threadpool's more than ours), so compare within a run:
+//!
+//! | benchmark | support | threadpool | rayon | ratio |
 //! |---|---|---|---|---|
-//! | 100 000 tiny jobs, one job each | 3.6 M jobs/s | 3.1 M/s | 8.0 M/s (scope spawn) | – |
-//! | 100 000 tiny items through `map` (batched) | 486 M items/s | – | – | – |
-//! | submit → result round trip | 6.0 µs | 15.5 µs | 7.5 µs (spawn + channel) | 53.6 µs |
+//! | 100 000 tiny jobs, one `execute` each | 21.5 / 23.3 M jobs/s | 11.9 / 10.2 M/s | 3.1 / 6.8 M/s (scope spawn) | 1.8× / 2.3× the faster |
+//! | 100 000 tiny items through `map` (batched) | 789 / 794 M items/s | – | – | – |
+//! | submit → result round trip | 1.85 / 1.82 µs | 39 / 24 µs | 16.1 / 15.8 µs (spawn + channel) | 0.11× / 0.12× rayon's time |
+//! | 10 000 jobs from 1, 2, 4, 8 submitting threads | 21, 11–18, 21, 15–18 M/s | 20, 9, 15–17, 13–15 M/s | – | 1.05–2.0× |
 //!
-//! Ratios: one-job-per-item throughput 1.17× threadpool but 0.45× rayon (rayon's per-worker deques avoid the
-//! shared queue); the target of 1.1× the faster of the two is met only by batching (`map`: 60× rayon's per-job
-//! rate). The round trip is 0.80× rayon's time (target: no slower — met). Per-job counters live on per-worker
-//! cache lines so that workers never contend on them; the shared crossbeam queue is what remains.
+//! Three earlier runs of the same code with more load (average about 3): 1.2×, 4.2× and 4.5× the faster for one
+//! job per `execute`, round trip 0.1–0.5× rayon's. Where the time went before — jobs in a crossbeam channel, idle
+//! workers blocked in its `recv`, 0.5–1.2× rayon in six runs — and what each change bought:
+//!
+//! - Mostly in the benchmark: support's and threadpool's jobs cloned an `Arc` per job, rayon's borrowed, so every
+//!   job moved one cache line among three threads. With the same `static` counter for all, the old pool was
+//!   1.2× rayon or more — but threadpool became the faster of the two, and the old pool was 0.66–1.3× threadpool,
+//!   with a round trip of 3–17 µs, slower than rayon's in four runs of seven.
+//! - One lock and one job per lock: when the submitter and the workers run on different cores (checked by pinning
+//!   the threads with `taskset`), every push and every take moves the lock's cache line between the cores, about
+//!   80 ns per job — at most 12.5 M jobs/s. Hence the batches.
+//! - Parking as soon as the queue is empty: a submitter a little slower than the workers kept finding them parked,
+//!   up to 3 600 `unpark` system calls per 100 000 jobs in slow runs. Hence the yields before parking, by every
+//!   idle worker (with only one worker allowed to yield, the other still parked, and was woken 6 400–7 400 times
+//!   per 100 000 jobs with the threads pinned to different cores).
+//! - Spinning (busy-waiting) 1–3 µs instead of yielding made the round trip 1.5–3 µs *slower*: the woken worker
+//!   often lands on the submitter's core, and spins while the submitter waits for that core. For the same reason
+//!   `join` yields rather than spins (with crossbeam's spinning `recv`, the round trip was usually 1.1–1.4×
+//!   rayon's).
 //!
 //! Panics inside jobs are caught on the worker (`catch_unwind`), so the worker keeps serving; the default panic
 //! hook still prints the panic message, as it does for any thread.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
+
 use crossbeam_utils::CachePadded;
+
+use crate::primitive::{
+    thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
+};
 
 /// Why a pool could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,26 +195,27 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// A queued job. `run` returns whether it panicked; `into_any` lets `try_submit` give the caller's closure back.
-trait Runnable: Send {
-    fn run(self: Box<Self>) -> bool;
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+/// A queued job: runs the caller's closure, catching a panic, and returns whether it panicked.
+type Job = Box<dyn FnOnce() -> bool + Send>;
+
+/// `execute`'s job: the closure, with its panic caught so that the worker survives it.
+fn job<F: FnOnce() + Send + 'static>(f: F) -> Job {
+    Box::new(move || catch_unwind(AssertUnwindSafe(f)).is_err())
 }
 
-struct Task<F>(F);
-
-impl<F: FnOnce() + Send + 'static> Runnable for Task<F> {
-    fn run(self: Box<Self>) -> bool {
-        catch_unwind(AssertUnwindSafe(self.0)).is_err()
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
-    }
-}
-
-struct SubmitTask<F, T> {
-    f: F,
-    result: ResultSender<T>,
+/// `submit`'s job: runs `f` and sends its result (or its panic's message) to the [`JobHandle`].
+fn job_with_result<F, T>(f: F, result: ResultSender<T>) -> Job
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Box::new(move || {
+        let outcome = catch_unwind(AssertUnwindSafe(f))
+            .map_err(|payload| JobError::Panicked(panic_message(payload.as_ref())));
+        let panicked = outcome.is_err();
+        result.send(outcome);
+        panicked
+    })
 }
 
 /// The sending end of a job's result. Dropped without having sent — the job was dropped unrun by `shutdown_now`
@@ -190,87 +241,221 @@ impl<T> Drop for ResultSender<T> {
     }
 }
 
-impl<F: FnOnce() -> T + Send + 'static, T: Send + 'static> Runnable for SubmitTask<F, T> {
-    fn run(self: Box<Self>) -> bool {
-        let SubmitTask { f, result } = *self;
-        let outcome = catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| JobError::Panicked(panic_message(payload.as_ref())));
-        let panicked = outcome.is_err();
-        result.send(outcome);
-        panicked
-    }
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
-    }
+/// How many times a thread about to sleep — an idle worker, a [`JobHandle::join`] — first yields its core and
+/// looks again. On a busy pool the next job (or the result) is usually microseconds away, while sleeping costs the
+/// other side a system call to wake it and the sleeper tens of microseconds to get a core back. Yielding, not
+/// spinning, because on 2 cores the thread we wait for may be waiting for this very core. Under loom one look
+/// covers that path and keeps the model small.
+const YIELDS_BEFORE_SLEEPING: u32 = if cfg!(loom) { 1 } else { 8 };
+
+/// The most jobs a worker takes from an unbounded queue at once (into its *hand*). It takes a fair share — the
+/// queue's length divided by the number of workers — so that a long queue costs one lock per batch instead of one
+/// per job, while no worker holds jobs that an idle one could have run sooner.
+const MAX_BATCH: usize = 16;
+
+/// What submitters and workers share, all under [`Shared::state`]'s lock.
+struct State {
+    /// Jobs waiting for a worker, oldest first.
+    jobs: VecDeque<Job>,
+    /// Workers parked (or about to park) because they found no job. A submitter takes one off the list and
+    /// unparks it.
+    sleeping: Vec<thread::Thread>,
+    /// Workers taken off `sleeping` and unparked that have not looked at `jobs` yet (`waking`), and workers awake
+    /// without a job that look again before they park (`spinning`). Each of them will take a job, so a submitter
+    /// wakes a sleeping worker only when the queued jobs outnumber them.
+    waking: usize,
+    spinning: usize,
+    /// Jobs taken by a worker (in its hand or running) whose end it has not reported yet.
+    taken: usize,
+    /// Jobs finished (panicked ones included), those that panicked, and those `shutdown_now` dropped from a
+    /// worker's hand.
+    completed: usize,
+    panicked: usize,
+    dropped_from_hands: usize,
+    /// Threads blocked in `wait_idle`, and in `submit` on a full bounded queue: workers signal the condition
+    /// variables only when someone waits, so that a busy pool makes no system call for them.
+    idle_waiters: usize,
+    space_waiters: usize,
+    /// `shutdown` was called: no new jobs; workers leave once `jobs` is empty.
+    closed: bool,
 }
 
-enum Message {
-    Job(Box<dyn Runnable>),
-    Stop,
-}
-
-/// Counters written by one worker only, each on its own cache line, so that workers never contend on them.
-#[derive(Default)]
-struct WorkerCounters {
-    completed: AtomicUsize,
-    panicked: AtomicUsize,
-    active: AtomicUsize,
-}
-
-struct Counters {
-    submitted: CachePadded<AtomicUsize>,
-    cancelled: AtomicUsize,
-    workers: Vec<CachePadded<WorkerCounters>>,
-    closed: AtomicBool,
-    /// Threads inside `wait_idle`. Workers notify only when it is non-zero, so a busy pool that nobody waits on
-    /// pays no lock and no system call per job.
-    idle_waiters: AtomicUsize,
-    idle_lock: Mutex<()>,
-    idle: Condvar,
-}
-
-impl Counters {
-    fn new(threads: usize) -> Self {
-        Counters {
-            submitted: CachePadded::new(AtomicUsize::new(0)),
-            cancelled: AtomicUsize::new(0),
-            workers: (0..threads).map(|_| CachePadded::default()).collect(),
-            closed: AtomicBool::new(false),
-            idle_waiters: AtomicUsize::new(0),
-            idle_lock: Mutex::new(()),
-            idle: Condvar::new(),
-        }
-    }
-
-    fn done(&self) -> usize {
-        // SeqCst, with the SeqCst of `completed`'s increment and of `idle_waiters`: see `notify_idle`.
-        self.workers
-            .iter()
-            .map(|w| w.completed.load(Ordering::SeqCst))
-            .sum::<usize>()
-            + self.cancelled.load(Ordering::SeqCst)
-    }
-
+impl State {
     fn is_idle(&self) -> bool {
-        // Read `done` first: every job counted done was counted submitted before it was sent.
-        let done = self.done();
-        done >= self.submitted.load(Ordering::SeqCst)
+        self.jobs.is_empty() && self.taken == 0
     }
 
-    /// Called by a worker after it counted a job completed (SeqCst) and saw the queue empty.
-    ///
-    /// Why no wake-up is lost: `wait_idle` registers in `idle_waiters` (SeqCst) and then reads the counters
-    /// (SeqCst) while holding `idle_lock`, and keeps holding it until it sleeps. In the single order of SeqCst
-    /// operations, either the worker's load of `idle_waiters` comes after the registration — it then takes the lock,
-    /// which it can only get once the waiter sleeps, and wakes it — or before it, and then the worker's increment
-    /// of `completed` also comes before the waiter reads the counters, so the waiter sees the pool idle and does not
-    /// sleep.
-    fn notify_idle(&self) {
-        if self.idle_waiters.load(Ordering::SeqCst) == 0 {
-            return;
+    /// Queues a job and returns the sleeping worker to unpark for it, if one is needed.
+    fn push(&mut self, job: Job) -> Option<thread::Thread> {
+        self.jobs.push_back(job);
+        if self.jobs.len() <= self.waking + self.spinning {
+            return None; // enough workers are awake and will look
         }
-        let _guard = self.idle_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.idle.notify_all();
+        let worker = self.sleeping.pop()?; // None: every worker is busy, and will look when it finishes
+        self.waking += 1;
+        Some(worker)
+    }
+}
+
+/// What a worker reports each time it comes back for jobs: those it finished, and those it dropped after
+/// `shutdown_now`, since the last time.
+#[derive(Default, Clone, Copy)]
+struct Report {
+    finished: usize,
+    panicked: usize,
+    dropped: usize,
+}
+
+/// One worker's activity for [`ThreadPool::stats`], written only by that worker, on its own cache line.
+#[derive(Default)]
+struct WorkerStats {
+    /// Jobs in its hand that have not started.
+    held: AtomicUsize,
+    /// Running a job now.
+    busy: AtomicBool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Notified when the pool becomes idle (no job queued or taken) and someone waits in `wait_idle`.
+    idle: Condvar,
+    /// Notified when jobs leave a full bounded queue and a submitter waits for room.
+    space: Condvar,
+    /// `queue_bound`, if any.
+    bound: Option<usize>,
+    workers: Vec<CachePadded<WorkerStats>>,
+    /// `state.jobs.len()`, stored under the lock whenever it changes, read without the lock by idle workers.
+    queued: AtomicUsize,
+    /// Set by `shutdown_now`: workers drop the jobs left in their hands instead of running them.
+    cancel: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code of ours panics while holding the lock and jobs never run under it, so poisoning cannot happen;
+        // take the state anyway rather than turn one panic into many.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a job, waiting for room if the queue is bounded and full. On a closed pool the job comes back.
+    fn push(&self, job: Job) -> Result<(), Job> {
+        let mut state = self.lock();
+        if let Some(bound) = self.bound {
+            while state.jobs.len() >= bound && !state.closed {
+                state.space_waiters += 1;
+                state = self.space.wait(state).unwrap_or_else(|p| p.into_inner());
+                state.space_waiters -= 1;
+            }
+        }
+        if state.closed {
+            // The caller drops the job after the lock is released: its captures' `Drop` may be any code.
+            return Err(job);
+        }
+        let wake = state.push(job);
+        self.queued.store(state.jobs.len(), Ordering::Relaxed);
+        drop(state);
+        // Unpark after unlocking, so that the worker does not wake up only to wait for our lock.
+        if let Some(worker) = wake {
+            worker.unpark();
+        }
+        Ok(())
+    }
+
+    /// The worker's side: records its report, then moves its share of the queue into `hand`, parking while the
+    /// queue is empty. `false` means the pool is shut down and the queue is empty: the worker exits.
+    fn take_jobs(&self, report: Report, hand: &mut VecDeque<Job>) -> bool {
+        let mut state = self.lock();
+        state.taken -= report.finished + report.dropped;
+        state.completed += report.finished;
+        state.panicked += report.panicked;
+        state.dropped_from_hands += report.dropped;
+        if state.is_idle() && state.idle_waiters > 0 {
+            self.idle.notify_all();
+        }
+        // Whether this worker has already looked again (yielding) since it last woke up.
+        let mut looked = false;
+        loop {
+            if !state.jobs.is_empty() {
+                let share = match self.bound {
+                    // A bounded queue is for back-pressure: one job at a time, so that the bound counts every
+                    // job not started.
+                    Some(_) => 1,
+                    None => (state.jobs.len() / self.workers.len()).clamp(1, MAX_BATCH),
+                };
+                hand.extend(state.jobs.drain(..share));
+                state.taken += share;
+                self.queued.store(state.jobs.len(), Ordering::Relaxed);
+                if state.space_waiters > 0 {
+                    self.space.notify_all();
+                }
+                return true;
+            }
+            if state.closed {
+                return false;
+            }
+            if !looked {
+                // Stay awake a little, without the lock: submitters count us and wake nobody for one job.
+                state.spinning += 1;
+                looked = true;
+                drop(state);
+                self.yield_until_queued();
+                state = self.lock();
+                state.spinning -= 1;
+                continue; // look at the queue again, under the lock
+            }
+            // Park. Joining the list in the same critical section that saw the queue empty is what makes the
+            // wake-up impossible to miss: a submitter that queues a job after we unlock finds us on the list.
+            let me = thread::current();
+            state.sleeping.push(me.clone());
+            drop(state);
+            thread::park();
+            state = self.lock();
+            match state.sleeping.iter().position(|t| t.id() == me.id()) {
+                // Still on the list: `park` returned spuriously. Off the list, to look at the queue.
+                Some(i) => {
+                    state.sleeping.swap_remove(i);
+                }
+                // Taken off by a submitter (or `shutdown`), which counted us in `waking`: we are here.
+                None => state.waking -= 1,
+            }
+            looked = false;
+        }
+    }
+
+    /// An idle worker's wait before it parks: yields its core and looks at `queued` (no lock),
+    /// [`YIELDS_BEFORE_SLEEPING`] times or until a job is queued.
+    fn yield_until_queued(&self) {
+        for _ in 0..YIELDS_BEFORE_SLEEPING {
+            if self.queued.load(Ordering::Relaxed) > 0 {
+                return;
+            }
+            thread::yield_now();
+        }
+    }
+
+    /// Marks the pool closed and unparks every sleeping worker and blocked submitter, so that they see it.
+    /// Returns the queued jobs if `cancel` (they are dropped by the caller, outside the lock).
+    fn close(&self, cancel: bool) -> VecDeque<Job> {
+        let mut state = self.lock();
+        state.closed = true;
+        let cancelled = if cancel {
+            self.cancel.store(true, Ordering::Relaxed);
+            self.queued.store(0, Ordering::Relaxed);
+            std::mem::take(&mut state.jobs)
+        } else {
+            VecDeque::new()
+        };
+        let sleepers = std::mem::take(&mut state.sleeping);
+        state.waking += sleepers.len();
+        self.space.notify_all();
+        if state.is_idle() && state.idle_waiters > 0 {
+            self.idle.notify_all();
+        }
+        drop(state);
+        for worker in sleepers {
+            worker.unpark();
+        }
+        cancelled
     }
 }
 
@@ -279,7 +464,7 @@ impl Counters {
 pub struct PoolStats {
     /// Worker threads.
     pub threads: usize,
-    /// Jobs waiting in the queue.
+    /// Jobs waiting: in the queue, or taken by a worker with a batch and not started yet.
     pub queued: usize,
     /// Jobs running now.
     pub active: usize,
@@ -311,7 +496,8 @@ impl Builder {
     }
 
     /// At most `bound` jobs wait in the queue: `submit`/`execute` then block until a worker takes one
-    /// (back-pressure), and `try_submit` returns the job. Default: unbounded.
+    /// (back-pressure), and `try_submit` returns the job. Default: unbounded. A submitter still blocked when the
+    /// pool shuts down gets [`PoolClosed`].
     pub fn queue_bound(mut self, bound: usize) -> Self {
         self.queue_bound = Some(bound);
         self
@@ -323,65 +509,80 @@ impl Builder {
         if threads == 0 {
             return Err(BuildError::ZeroThreads);
         }
-        let (tx, rx) = match self.queue_bound {
-            Some(0) => return Err(BuildError::ZeroQueueBound),
-            Some(bound) => crossbeam_channel::bounded(bound),
-            None => crossbeam_channel::unbounded(),
+        if self.queue_bound == Some(0) {
+            return Err(BuildError::ZeroQueueBound);
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                jobs: VecDeque::new(),
+                sleeping: Vec::with_capacity(threads),
+                waking: 0,
+                spinning: 0,
+                taken: 0,
+                completed: 0,
+                panicked: 0,
+                dropped_from_hands: 0,
+                idle_waiters: 0,
+                space_waiters: 0,
+                closed: false,
+            }),
+            idle: Condvar::new(),
+            space: Condvar::new(),
+            bound: self.queue_bound,
+            workers: (0..threads).map(|_| CachePadded::default()).collect(),
+            queued: AtomicUsize::new(0),
+            cancel: AtomicBool::new(false),
+        });
+        let pool = ThreadPool {
+            shared,
+            workers: Mutex::new(Vec::with_capacity(threads)),
+            threads,
         };
-        let counters = Arc::new(Counters::new(threads));
-        let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
-            let rx: Receiver<Message> = rx.clone();
-            let counters = Arc::clone(&counters);
-            let spawned = std::thread::Builder::new()
+            let shared = Arc::clone(&pool.shared);
+            let spawned = thread::Builder::new()
                 .name(format!("{}-{i}", self.name_prefix))
-                .spawn(move || worker_loop(i, rx, counters));
+                .spawn(move || worker_loop(&shared, i));
             match spawned {
-                Ok(handle) => workers.push(handle),
-                Err(e) => {
-                    for _ in &workers {
-                        let _ = tx.send(Message::Stop);
-                    }
-                    for w in workers {
-                        let _ = w.join();
-                    }
-                    return Err(BuildError::Spawn(e.to_string()));
-                }
+                Ok(handle) => pool.lock_workers().push(handle),
+                // Dropping the pool shuts down and joins the workers started so far.
+                Err(e) => return Err(BuildError::Spawn(e.to_string())),
             }
         }
-        Ok(ThreadPool {
-            tx,
-            rx,
-            counters,
-            workers: Mutex::new(workers),
-            threads,
-        })
+        Ok(pool)
     }
 }
 
-fn worker_loop(index: usize, rx: Receiver<Message>, counters: Arc<Counters>) {
-    let mine = &counters.workers[index];
-    // Idle workers block in `recv`: they sleep in the kernel, they do not spin.
-    while let Ok(Message::Job(job)) = rx.recv() {
-        mine.active.store(1, Ordering::Relaxed);
-        if job.run() {
-            mine.panicked.fetch_add(1, Ordering::Relaxed);
+fn worker_loop(shared: &Shared, index: usize) {
+    let stats = &shared.workers[index];
+    // The jobs this worker took from the queue, run in order, without the lock.
+    let mut hand = VecDeque::new();
+    let mut report = Report::default();
+    while shared.take_jobs(report, &mut hand) {
+        report = Report::default();
+        while let Some(job) = hand.pop_front() {
+            if shared.cancel.load(Ordering::Relaxed) {
+                // `shutdown_now`: the jobs not started are dropped, like those still in the queue.
+                report.dropped = 1 + hand.len();
+                drop(job);
+                hand.clear();
+                break;
+            }
+            stats.held.store(hand.len(), Ordering::Relaxed);
+            stats.busy.store(true, Ordering::Relaxed);
+            // The job catches its own panic and says whether there was one.
+            report.panicked += usize::from(job());
+            stats.busy.store(false, Ordering::Relaxed);
+            report.finished += 1;
         }
-        mine.active.store(0, Ordering::Relaxed);
-        mine.completed.fetch_add(1, Ordering::SeqCst);
-        if rx.is_empty() {
-            // The queue ran dry: someone may be waiting in `wait_idle`.
-            counters.notify_idle();
-        }
+        stats.held.store(0, Ordering::Relaxed);
     }
 }
 
 /// A fixed set of named worker threads running jobs from a queue. See the [module docs](self).
 pub struct ThreadPool {
-    tx: Sender<Message>,
-    rx: Receiver<Message>, // kept to drain the queue in `shutdown_now`
-    counters: Arc<Counters>,
-    workers: Mutex<Vec<ThreadHandle<()>>>,
+    shared: Arc<Shared>,
+    workers: Mutex<Vec<thread::JoinHandle<()>>>,
     threads: usize,
 }
 
@@ -413,21 +614,20 @@ impl ThreadPool {
         }
     }
 
-    fn send(&self, job: Box<dyn Runnable>) -> Result<(), PoolClosed> {
-        if self.counters.closed.load(Ordering::Acquire) {
-            return Err(PoolClosed);
-        }
-        self.counters.submitted.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send(Message::Job(job)).is_err() {
-            self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
-            return Err(PoolClosed);
-        }
-        Ok(())
+    fn lock_workers(&self) -> MutexGuard<'_, Vec<thread::JoinHandle<()>>> {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn send(&self, job: Job) -> Result<(), PoolClosed> {
+        self.shared.push(job).map_err(|job| {
+            drop(job);
+            PoolClosed
+        })
     }
 
     /// Runs `f` on a worker, fire-and-forget. Blocks while a bounded queue is full.
     pub fn execute<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), PoolClosed> {
-        self.send(Box::new(Task(f)))
+        self.send(job(f))
     }
 
     /// Runs `f` on a worker and returns a handle to its result. Blocks while a bounded queue is full.
@@ -437,8 +637,7 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let (result, rx) = crossbeam_channel::bounded(1);
-        let result = ResultSender(Some(result));
-        self.send(Box::new(SubmitTask { f, result }))?;
+        self.send(job_with_result(f, ResultSender(Some(result))))?;
         Ok(JobHandle { rx })
     }
 
@@ -468,34 +667,28 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        if self.counters.closed.load(Ordering::Acquire) {
+        let mut state = self.shared.lock();
+        if state.closed {
             return Err(TrySubmitError::Closed(f));
         }
-        let (result, rx) = crossbeam_channel::bounded(1);
-        let result = ResultSender(Some(result));
-        self.counters.submitted.fetch_add(1, Ordering::SeqCst);
-        match self
-            .tx
-            .try_send(Message::Job(Box::new(SubmitTask { f, result })))
+        if self
+            .shared
+            .bound
+            .is_some_and(|bound| state.jobs.len() >= bound)
         {
-            Ok(()) => Ok(JobHandle { rx }),
-            Err(e) => {
-                self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
-                let full = matches!(e, TrySendError::Full(_));
-                let Message::Job(job) = e.into_inner() else {
-                    unreachable!("we sent a job")
-                };
-                let task = job
-                    .into_any()
-                    .downcast::<SubmitTask<F, T>>()
-                    .unwrap_or_else(|_| unreachable!("the job we built"));
-                Err(if full {
-                    TrySubmitError::Full(task.f)
-                } else {
-                    TrySubmitError::Closed(task.f)
-                })
-            }
+            return Err(TrySubmitError::Full(f));
         }
+        // Checked under the lock, so the job is sure to be queued: only now does `f` go into a box.
+        let (result, rx) = crossbeam_channel::bounded(1);
+        let wake = state.push(job_with_result(f, ResultSender(Some(result))));
+        self.shared
+            .queued
+            .store(state.jobs.len(), Ordering::Relaxed);
+        drop(state);
+        if let Some(worker) = wake {
+            worker.unpark();
+        }
+        Ok(JobHandle { rx })
     }
 
     /// Applies `f` to every item on the pool and returns the results in input order (Python's `executor.map`).
@@ -514,13 +707,13 @@ impl ThreadPool {
         }
         let batches = (self.threads * 4).min(items.len());
         let size = items.len().div_ceil(batches);
-        let f = Arc::new(f);
+        let f = std::sync::Arc::new(f);
         let mut handles = Vec::with_capacity(batches);
         let mut rest = items;
         while !rest.is_empty() {
             let tail = rest.split_off(size.min(rest.len()));
             let batch = std::mem::replace(&mut rest, tail);
-            let f = Arc::clone(&f);
+            let f = std::sync::Arc::clone(&f);
             let handle = self
                 .submit(move || batch.into_iter().map(|item| f(item)).collect::<Vec<T>>())
                 .map_err(|_| JobError::Cancelled)?;
@@ -566,12 +759,12 @@ impl ThreadPool {
     ) -> R {
         let scope = Scope {
             pool: self,
-            state: Arc::new(ScopeState::default()),
+            state: std::sync::Arc::new(ScopeState::default()),
             _env: std::marker::PhantomData,
         };
         // Waits for the scope's jobs on every exit path, a panic in `f` included: the jobs borrow from the
         // caller's stack, which must outlive them.
-        struct WaitAll(Arc<ScopeState>);
+        struct WaitAll(std::sync::Arc<ScopeState>);
         impl Drop for WaitAll {
             fn drop(&mut self) {
                 let mut pending = self.0.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -580,7 +773,7 @@ impl ThreadPool {
                 }
             }
         }
-        let wait = WaitAll(Arc::clone(&scope.state));
+        let wait = WaitAll(std::sync::Arc::clone(&scope.state));
         let result = f(&scope);
         drop(wait);
         let panicked = scope
@@ -597,61 +790,58 @@ impl ThreadPool {
 
     /// A snapshot of the pool's counters.
     pub fn stats(&self) -> PoolStats {
-        let sum = |f: fn(&WorkerCounters) -> &AtomicUsize| {
-            self.counters
-                .workers
-                .iter()
-                .map(|w| f(w).load(Ordering::Relaxed))
-                .sum()
-        };
+        let workers = &self.shared.workers;
+        let held: usize = workers.iter().map(|w| w.held.load(Ordering::Relaxed)).sum();
+        let active = workers
+            .iter()
+            .filter(|w| w.busy.load(Ordering::Relaxed))
+            .count();
+        let state = self.shared.lock();
         PoolStats {
             threads: self.threads,
-            queued: self.tx.len(),
-            active: sum(|w| &w.active),
-            completed: sum(|w| &w.completed),
-            panicked: sum(|w| &w.panicked),
+            queued: state.jobs.len() + held,
+            active,
+            completed: state.completed,
+            panicked: state.panicked,
         }
     }
 
     /// Waits at most `timeout` until no job is queued or running; returns whether the pool became idle.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut guard = self
-            .counters
-            .idle_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        self.counters.idle_waiters.fetch_add(1, Ordering::SeqCst);
-        // Unregisters on every way out, a panic included.
-        struct Unregister<'a>(&'a AtomicUsize);
-        impl Drop for Unregister<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
+        // A timeout too large for the clock (`Duration::MAX`) means "no deadline".
+        let deadline = Instant::now().checked_add(timeout);
+        let mut state = self.shared.lock();
+        state.idle_waiters += 1;
+        let idle = loop {
+            if state.is_idle() {
+                break true;
             }
-        }
-        let _registered = Unregister(&self.counters.idle_waiters);
-        while !self.counters.is_idle() {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            guard = self
-                .counters
-                .idle
-                // Re-check at least every 50 ms as a safety net; workers notify when the queue runs dry.
-                .wait_timeout(guard, (deadline - now).min(Duration::from_millis(50)))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        true
+            // The worker that finishes the last job notifies under the same lock we check under: no lost wake-up.
+            state = match deadline {
+                None => self
+                    .shared
+                    .idle
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break false;
+                    }
+                    self.shared
+                        .idle
+                        .wait_timeout(state, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        };
+        state.idle_waiters -= 1;
+        idle
     }
 
-    fn stop_workers(&self) {
-        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
-        // One Stop per worker, queued behind the jobs already waiting: each worker takes one and exits.
-        for _ in &workers {
-            let _ = self.tx.send(Message::Stop);
-        }
+    fn join_workers(&self) {
+        let workers = std::mem::take(&mut *self.lock_workers());
         for w in workers {
             // Job panics are caught inside the worker, so a worker thread does not panic.
             let _ = w.join();
@@ -661,40 +851,36 @@ impl ThreadPool {
     /// Stops taking jobs, runs every job already queued, and joins the workers (Python's `shutdown(wait=True)`).
     /// Later submissions return [`PoolClosed`]. Calling it twice is harmless.
     pub fn shutdown(&self) {
-        self.counters.closed.store(true, Ordering::Release);
-        self.stop_workers();
+        self.shared.close(false);
+        self.join_workers();
     }
 
     /// Stops taking jobs, drops the queued ones (their handles report [`JobError::Cancelled`]), lets running jobs
     /// finish, joins the workers, and returns how many queued jobs were dropped
-    /// (Python's `shutdown(cancel_futures=True)`).
+    /// (Python's `shutdown(cancel_futures=True)`). Jobs a worker had taken in a batch but not started count as
+    /// queued: they are dropped too.
     pub fn shutdown_now(&self) -> usize {
-        self.counters.closed.store(true, Ordering::Release);
-        let mut dropped = 0;
-        while let Ok(msg) = self.rx.try_recv() {
-            if let Message::Job(job) = msg {
-                drop(job);
-                dropped += 1;
-                self.counters.cancelled.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        self.stop_workers();
-        self.counters.notify_idle();
-        dropped
+        let cancelled = self.shared.close(true);
+        let dropped = cancelled.len();
+        // Dropped outside the lock: a job's captures may run any code when dropped.
+        drop(cancelled);
+        self.join_workers();
+        // Plus the jobs that were already in a worker's hand, not started: the workers dropped them.
+        dropped + std::mem::take(&mut self.shared.lock().dropped_from_hands)
     }
 }
 
 #[derive(Default)]
 struct ScopeState {
-    pending: Mutex<usize>,
-    done: Condvar,
-    panic: Mutex<Option<String>>,
+    pending: std::sync::Mutex<usize>,
+    done: std::sync::Condvar,
+    panic: std::sync::Mutex<Option<String>>,
 }
 
 /// Spawns jobs that may borrow for `'env`; see [`ThreadPool::scope`].
 pub struct Scope<'scope, 'env: 'scope> {
     pool: &'scope ThreadPool,
-    state: Arc<ScopeState>,
+    state: std::sync::Arc<ScopeState>,
     // Invariant in 'env and 'scope, as in std::thread::Scope.
     _env: std::marker::PhantomData<(&'scope mut &'scope (), &'env mut &'env ())>,
 }
@@ -702,13 +888,13 @@ pub struct Scope<'scope, 'env: 'scope> {
 impl<'scope> Scope<'scope, '_> {
     /// Runs `f` on one of the pool's workers. If the pool is already shut down, `f` runs on the calling thread.
     pub fn spawn<F: FnOnce() + Send + 'scope>(&'scope self, f: F) {
-        if self.pool.counters.closed.load(Ordering::Acquire) {
+        if self.pool.shared.lock().closed {
             f();
             return;
         }
         /// Counts the job done when dropped: after it ran, or when it is dropped without running
         /// (`shutdown_now`), so that `scope` can never wait for a job that will not come.
-        struct Done(Arc<ScopeState>);
+        struct Done(std::sync::Arc<ScopeState>);
         impl Drop for Done {
             fn drop(&mut self) {
                 let mut pending = self.0.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -719,7 +905,7 @@ impl<'scope> Scope<'scope, '_> {
             }
         }
         *self.state.pending.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        let done = Done(Arc::clone(&self.state));
+        let done = Done(std::sync::Arc::clone(&self.state));
         let job = move || {
             let done = done;
             if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
@@ -757,6 +943,16 @@ pub struct JobHandle<T> {
 impl<T> JobHandle<T> {
     /// Waits for the job and returns its value, or why there is none.
     pub fn join(self) -> Result<T, JobError> {
+        // Yield a few times before sleeping: the worker that runs the job may be waiting for this core.
+        for _ in 0..YIELDS_BEFORE_SLEEPING {
+            match self.rx.try_recv() {
+                Ok(result) => return result,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(JobError::Cancelled)
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => std::thread::yield_now(),
+            }
+        }
         self.rx.recv().unwrap_or(Err(JobError::Cancelled))
     }
 
@@ -780,7 +976,7 @@ impl<T> JobHandle<T> {
 mod tests {
     use super::*;
     use crate::sync::Event;
-    use std::sync::atomic::AtomicU8;
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
     const LONG: Duration = Duration::from_secs(30);
 
@@ -995,6 +1191,106 @@ mod tests {
             "all other jobs finished first"
         );
         assert_eq!(pool.submit(|| 3).unwrap().join(), Ok(3));
+    }
+
+    #[test]
+    fn wait_idle_without_deadline() {
+        let pool = ThreadPool::new(2).unwrap();
+        pool.execute(|| std::thread::sleep(Duration::from_millis(10)))
+            .unwrap();
+        // `Duration::MAX` does not fit in an `Instant`: it means "no deadline", not a panic.
+        assert!(pool.wait_idle(Duration::MAX));
+        assert_eq!(pool.stats().completed, 1);
+    }
+
+    #[test]
+    fn bounded_queue_under_contention_runs_every_job() {
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .threads(2)
+                .queue_bound(2)
+                .build()
+                .unwrap(),
+        );
+        let count = Arc::new(AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                let (pool, count) = (Arc::clone(&pool), Arc::clone(&count));
+                s.spawn(move || {
+                    for _ in 0..2_000 {
+                        let count = Arc::clone(&count);
+                        pool.execute(move || {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        })
+                        .unwrap();
+                        assert!(pool.stats().queued <= 2, "the bound holds");
+                    }
+                });
+            }
+        });
+        assert!(pool.wait_idle(LONG));
+        assert_eq!(count.load(Ordering::Relaxed), 8_000);
+    }
+
+    #[test]
+    fn a_submitter_blocked_on_a_full_queue_gets_pool_closed_at_shutdown() {
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .threads(1)
+                .queue_bound(1)
+                .build()
+                .unwrap(),
+        );
+        let gate = Arc::new(Event::new());
+        let g = Arc::clone(&gate);
+        pool.execute(move || {
+            g.wait_timeout(LONG);
+        })
+        .unwrap();
+        while pool.stats().active == 0 {
+            std::thread::yield_now();
+        }
+        pool.execute(|| {}).unwrap(); // fills the queue; the worker is held by the gate
+        let closer = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || pool.shutdown_now())
+        };
+        // Blocks on the full queue until `shutdown_now` closes the pool, then is refused.
+        assert_eq!(pool.execute(|| {}), Err(PoolClosed));
+        gate.set(); // now the running job may end, and the closer can join the worker
+        assert_eq!(closer.join().unwrap(), 1, "the queued job was dropped");
+    }
+
+    #[test]
+    fn shutdown_now_under_load_runs_or_cancels_every_job() {
+        let pool = ThreadPool::new(2).unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..10_000)
+            .map(|_| {
+                let ran = Arc::clone(&ran);
+                pool.submit(move || {
+                    ran.fetch_add(1, Ordering::Relaxed);
+                })
+                .unwrap()
+            })
+            .collect();
+        let stats = pool.stats();
+        assert!(stats.active <= 2, "at most one running job per worker");
+        assert!(stats.queued + stats.active + stats.completed <= 10_000);
+        let dropped = pool.shutdown_now();
+        let ran = ran.load(Ordering::Relaxed);
+        assert_eq!(ran + dropped, 10_000, "each job ran or was dropped, once");
+        let cancelled = handles
+            .into_iter()
+            .filter(|h| {
+                assert!(h.is_finished());
+                h.is_finished() && matches!(h.rx.try_recv(), Ok(Err(JobError::Cancelled)))
+            })
+            .count();
+        assert_eq!(
+            cancelled, dropped,
+            "every dropped job's handle says Cancelled"
+        );
     }
 
     #[test]

@@ -788,7 +788,9 @@ impl ThreadPool {
         result
     }
 
-    /// A snapshot of the pool's counters.
+    /// A snapshot of the pool's counters. A worker adds its finished jobs to `completed` and `panicked` when it
+    /// comes back for more, so a handle's result can arrive a moment before its job is counted; after
+    /// [`wait_idle`](Self::wait_idle) the counts are exact.
     pub fn stats(&self) -> PoolStats {
         let workers = &self.shared.workers;
         let held: usize = workers.iter().map(|w| w.held.load(Ordering::Relaxed)).sum();
@@ -1024,6 +1026,8 @@ mod tests {
             .partition(|r| r.is_ok());
         assert_eq!((ok.len(), failed.len()), (180, 20));
         assert!(matches!(&failed[0], Err(JobError::Panicked(m)) if m == "job 0 fails"));
+        // A worker counts its jobs when it comes back for more, just after the last result was sent.
+        assert!(pool.wait_idle(LONG));
         assert_eq!(pool.stats().panicked, 20);
         assert_eq!(
             pool.submit(|| 1).unwrap().join(),

@@ -65,10 +65,12 @@ test-tools: setup-export
 check-notebooks: setup
 	$(NBTOOLS) hygiene
 
-# make test runs two notebooks at a time (2 cores; kernels spend much of their time compiling or waiting), so
-# its timing charts are not the ones to read — `make run` and `make html` run one at a time.
+# make test runs TEST_JOBS notebooks at a time (2 cores, but kernels spend much of their time waiting on sleeps,
+# timeouts and each other), so its timing charts are not the ones to read — `make run` and `make html` run one at
+# a time.
+TEST_JOBS ?= 3
 test-notebooks: setup
-	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs 2 --executed-dir build/executed
+	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs $(TEST_JOBS) --executed-dir build/executed
 
 run: setup
 	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs $(JOBS) --executed-dir build/executed $(if $(RERUN),--rerun) $(NB)

@@ -176,7 +176,8 @@ impl LineChart {
         }
     }
 
-    /// Moves the legend to another corner, away from the lines it would cover.
+    /// Moves the legend to another corner. At the top (the default), the y axis reaches high enough for the
+    /// legend to sit above the lines.
     pub fn legend_at(mut self, at: LegendAt) -> Self {
         self.legend = at;
         self
@@ -290,6 +291,16 @@ impl LineChart {
         }
         let (x0, x1) = pad(x0, x1, 0.03);
         let (y0, y1) = pad(y0, y1, 0.08);
+        // With the legend at the top (the default), stretch the y axis so that the data stays below the legend
+        // box (about 20 px per series and a margin, in a plotting area of the area's height less ~110 px of
+        // title and axis): a legend never hides a line.
+        let plot_height = area.dim_in_pixel().1.saturating_sub(110).max(100) as f64;
+        let legend_share = if self.legend.at_top() {
+            ((20.0 * self.series.len() as f64 + 16.0) / plot_height).min(0.6)
+        } else {
+            0.0
+        };
+        let y1 = y0 + (y1 - y0) / (1.0 - legend_share);
         let y0 = if self.y_from_zero
             && y0 < 0.0
             && self

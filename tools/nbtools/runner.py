@@ -33,6 +33,7 @@ import os
 import queue
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Iterable
@@ -44,6 +45,18 @@ QUIET_SECONDS = 1.0  # how long the kernel must stay silent before late output i
 LATE_MAX_SECONDS = 10.0  # the longest we wait for late output after a cell or a notebook
 AFTER_TAGGED_CELL_SECONDS = 1.0  # at least this long after a raises-exception / expect-panic cell
 AFTER_NOTEBOOK_SECONDS = 3.0  # at least this long after the last cell
+
+# Notebooks run in parallel (``--jobs``) must not build the same dependency for the first time at once: on a fresh
+# machine, concurrent evcxr builds that download crates and fill evcxr's artifact cache failed with "Compilation
+# failed, but no parsable errors were found ... Blocking waiting for file lock on package cache" (CI, 3 kernels).
+# So a cell with a ``:dep`` line not yet built by this process waits for the other cold builds; once that line has
+# built, cells that repeat it run in parallel (from evcxr's cache).
+_COLD_DEP_LOCK = threading.Lock()
+_WARM_DEPS: set[str] = set()
+
+
+def dep_lines(source: str) -> set[str]:
+    return {" ".join(line.split()) for line in source.splitlines() if line.strip().startswith(":dep")}
 
 
 @dataclasses.dataclass
@@ -235,6 +248,16 @@ class KernelSession:
             self._route(msg, current)
 
     def run(self, cell_index: int, source: str, tags: set[str], timeout: float) -> CellResult:
+        deps = dep_lines(source)
+        if deps - _WARM_DEPS:
+            with _COLD_DEP_LOCK:
+                result = self._run(cell_index, source, tags, timeout)
+                if not result.failed:
+                    _WARM_DEPS.update(deps)
+                return result
+        return self._run(cell_index, source, tags, timeout)
+
+    def _run(self, cell_index: int, source: str, tags: set[str], timeout: float) -> CellResult:
         result = CellResult(index=cell_index, tags=tags)
         start = time.monotonic()
         result.msg_id = self.kc.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)

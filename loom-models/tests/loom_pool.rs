@@ -2,9 +2,11 @@
 //! loom models of support::pool's hand-off: the shipped `ThreadPool`, whose lock, condition variables, atomics,
 //! threads and `park`/`unpark` come from the crate's `primitive` module (loom's under `--cfg loom`). loom runs every
 //! interleaving of the threads below (up to the preemption bound where one is set) and fails on a deadlock — a
-//! worker parked with a job in the queue, a `wait_idle` or a blocked submitter never woken, a `shutdown` that never
-//! joins — or on a failed assertion. Under loom, `wait_idle`'s timeout is not modelled (loom's `wait_timeout`
-//! waits for a notification), so only the workers' notification can end the wait: a lost one is a deadlock.
+//! worker parked with a job in the queue, a job stranded in a busy worker's batch, a `wait_idle` or a blocked
+//! submitter never woken, a `shutdown` that never joins — or on a failed assertion. Under loom, `wait_idle`'s
+//! timeout is not modelled (loom's `wait_timeout` waits for a notification), so only the workers' notification can
+//! end the wait: a lost one is a deadlock. Under loom an idle worker does not yield before its last look (see
+//! `YIELDS_BEFORE_SLEEPING`): loom would run every other thread first and hide the races of that window.
 //!
 //! The models use `execute` and `shutdown`/`shutdown_now`, not `JobHandle::join`: a job's result travels through a
 //! crossbeam channel, which loom cannot see.
@@ -18,6 +20,7 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use support::pool::{PoolClosed, ThreadPool};
+use support::sync::Event;
 
 /// Counts the job's runs; the `Arc` is shared with the model.
 fn counting_job(ran: &Arc<AtomicUsize>) -> impl FnOnce() + Send + 'static {
@@ -109,5 +112,32 @@ fn shutdown_now_either_runs_or_cancels_each_job() {
         let cancelled = pool.shutdown_now();
         assert_eq!(ran.load(Ordering::SeqCst) + cancelled, 2);
         assert_eq!(pool.stats().completed + cancelled, 2);
+    });
+}
+
+#[test]
+fn a_job_in_a_busy_workers_batch_is_stolen_by_an_idle_worker() {
+    // Two workers, four jobs. When the queue holds all four, the first worker to look takes two — `first` to run
+    // and `second` in its batch — and `first` blocks until `second` has run: only the other worker can run it,
+    // by stealing it from the batch. If it stays there (no stealing, a worker that parks without looking at the
+    // batches, a lost wake-up), the pool never becomes idle and loom reports a deadlock. The other interleavings
+    // (no batch, or `first` and `second` on different workers) must run every job once as well.
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let pool = ThreadPool::new(2).unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let second_ran = Arc::new(Event::new());
+        let gate = Arc::clone(&second_ran);
+        pool.execute(move || gate.wait()).unwrap(); // `first`
+        let gate = Arc::clone(&second_ran);
+        pool.execute(move || gate.set()).unwrap(); // `second`
+        pool.execute(counting_job(&ran)).unwrap();
+        pool.execute(counting_job(&ran)).unwrap();
+        // Not `shutdown` yet: it wakes every parked worker, which would rescue a stranded job.
+        assert!(pool.wait_idle(Duration::from_secs(60)));
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.stats().completed, 4);
+        pool.shutdown();
     });
 }

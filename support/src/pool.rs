@@ -33,33 +33,72 @@
 //! pool.shutdown();
 //! ```
 //!
-//! ## How it works: one lock, batches, and workers that park
+//! ## How it works: one lock, batches that idle workers can steal, and workers that park
 //!
 //! Everything the submitters and the workers share sits in one `Mutex`: the queue of jobs (a `VecDeque`), the list
-//! of parked workers, and the counters. The lock is held for a few field updates, never while a job runs.
+//! of parked workers, and the counters. Beside it, each worker has its *batch*: a small `VecDeque` of its own,
+//! behind a lock of its own. No lock is held while a job runs.
 //!
 //! - `execute`/`submit` push the job and, unless enough workers are awake to take it, take one parked worker off
 //!   the list and `unpark` it — after letting go of the lock, so that the worker does not wake up into a held lock.
 //! - A worker takes its share of the queue: one job, or from a long queue up to 16 — the queue's length divided by
-//!   the number of workers, so that no worker holds jobs another could run sooner. It runs them without the lock
-//!   and reports them done when it comes back for more: one lock per batch, not per job. (With a `queue_bound`,
-//!   one job at a time, so that the bound counts every job not started.)
-//! - A worker that finds the queue empty stays awake a little: it yields its core a few times, watching a copy of
-//!   the queue's length that it reads without the lock, and submitters count it as a worker on its way. Then it
-//!   puts itself on the parked list and `park`s: idle workers use no CPU. `JobHandle::join` also yields a few
-//!   times before it blocks.
-//! - No wake-up is lost: a worker joins the list in the same critical section in which it saw the queue empty, so
-//!   a submitter either queued its job before (the worker takes it) or finds the worker on the list (and unparks
-//!   it). An `unpark` that comes before the `park` is not lost either: `park` then returns at once. After its
-//!   yields, a worker looks at the queue under the lock once more, so a job queued meanwhile is taken.
-//! - `wait_idle` and a submitter blocked on a full bounded queue wait on condition variables of the same lock; the
-//!   workers notify them only when someone waits, so a busy pool makes no system call for them.
+//!   the number of workers. It runs the first and moves the others into its batch; then it pops them one by one
+//!   from the batch, holding only the batch's lock, which nobody else wants in the common case. It comes back to
+//!   the pool's lock, and reports the jobs it ran, only when its batch is empty: one lock of the pool per batch,
+//!   not per job. (With a `queue_bound`, one job at a time, so that the bound counts every job not started.)
+//! - A worker that finds the queue empty looks at the other workers' batches and *steals* the older half of the
+//!   first one that has jobs waiting (their owner is busy running a job, or it would have taken them). So no job
+//!   waits in the batch of a worker busy with a long job while another worker has nothing to do.
+//! - A worker that finds nothing to take or steal stays awake a little: it yields its core a few times, watching a
+//!   copy of the queue's length that it reads without the lock, and submitters count it as a worker on its way.
+//!   Then it puts itself on the parked list and `park`s: idle workers use no CPU. `JobHandle::join` also yields a
+//!   few times before it blocks.
+//! - No wake-up is lost: jobs go into the queue or into a batch only under the pool's lock, and a worker joins the
+//!   parked list in the same critical section in which it saw the queue and every batch empty; so whoever puts a
+//!   job there later finds it on the list. A submitter wakes a parked worker unless enough are awake to take its
+//!   job; a worker that takes or steals a job and leaves others waiting wakes one if none is awake to look for
+//!   them. An `unpark` that comes before the `park` is not lost either: `park` then returns at once. After its
+//!   yields, a worker looks under the lock once more, so a job queued meanwhile is taken.
+//! - Two kinds of lock, always taken in one order: the pool's, then a batch's. A worker pops from its own batch
+//!   without the pool's lock and never takes the pool's lock while holding its batch's; a thief holds one batch
+//!   lock at a time. So the locks cannot deadlock.
+//! - `wait_idle` and a submitter blocked on a full bounded queue wait on condition variables of the pool's lock;
+//!   the workers notify them only when someone waits, so a busy pool makes no system call for them.
 //!
-//! Under `--cfg loom` the lock, the condition variables, the atomics and the threads (with `park`/`unpark`) are
+//! **Why not crossbeam-deque**, the work-stealing queues under rayon? Its `Injector` (the shared queue), `Worker`
+//! (a thread's own deque) and `Stealer` (another thread's handle on it) are lock-free, and cheaper than our locks
+//! when many threads steal at once. But loom cannot see inside them, so the models below would check a copy of the
+//! hand-off instead of the shipped code; and lock-free deques leave the hardest part to the pool: a worker that
+//! saw every deque empty and is about to sleep races with a job being pushed, which rayon closes with a sleep
+//! protocol of its own (counters of jobs and of sleepy threads). Here one lock makes "nothing anywhere, so I park"
+//! a single critical section; the price is that stealing takes the pool's lock — only idle workers steal.
+//!
+//! Under `--cfg loom` the locks, the condition variables, the atomics and the threads (with `park`/`unpark`) are
 //! loom's (see `primitive.rs`), and `loom-models/tests/loom_pool.rs` model-checks this very code: a job reaching a
-//! parked or yielding worker, two submitters and two workers, `wait_idle`, a full bounded queue, and both
-//! shutdowns — no lost wake-up, no deadlock, no job run twice. (Removing any one wake-up, registering as parked in
-//! a second critical section, or skipping the last look after the yields makes a model fail: checked.)
+//! parked or yielding worker, two submitters and two workers, `wait_idle`, a full bounded queue, both shutdowns,
+//! and a job in a busy worker's batch stolen by the other worker — no lost wake-up, no deadlock, no job run twice.
+//! Checked by injecting bugs, each of which makes a model fail: removing a submitter's wake-up, registering as
+//! parked in a second critical section, skipping the last look after the yields, no notification for
+//! `wait_idle`, no stealing, or moving a batch out of the queue in one critical section and into the worker's
+//! batch in another without the wake-up that covers that gap.
+//!
+//! ## Batches were first taken without stealing: head-of-line blocking
+//!
+//! The first version with batches (issue 4) made a batch private: its worker ran it in order, and nobody else
+//! could reach it. Lesson 09's exercise check caught what that means: 8 fake downloads on 3 workers, the first
+//! 300 ms, the other seven 30 ms. A FIFO executor (Python's `ThreadPoolExecutor`, the `threadpool` crate, this
+//! pool before batches) finishes the seven fast ones within about 120 ms and the slow one last. With private
+//! batches, the first worker took the slow download and `https://example.com/a` together, and `a` finished after
+//! the slow one, at about 330 ms, while the two other workers sat idle. For an executor of independent jobs
+//! (requests, files) that is a wrong answer, not a slow one. The unit test
+//! `no_job_waits_in_a_busy_workers_batch_while_another_worker_is_free` reproduces it deterministically (a job that
+//! waits until the 47 jobs after it have run; with private batches, 15 of them were stuck in its batch).
+//!
+//! What remains: a worker looks at the queue first, and steals only when the queue is empty. So while a steady
+//! stream keeps the queue from emptying, a job in the batch of a worker busy with a long job can be overtaken by
+//! newer jobs — never while a worker is idle, and at most until its owner finishes the job it is running.
+//! Stealing first (the batches' jobs are older than any in the queue) would keep the order closer to FIFO, but
+//! every worker would then lock every other worker's batch each time it comes back for jobs, busy pool or not.
 //!
 //! ## Measured (criterion, `cargo bench -p support --bench pool`, 2 cores, 2 workers, machine shared)
 //!
@@ -107,7 +146,8 @@ use crossbeam_channel::{Receiver, Sender};
 use crossbeam_utils::CachePadded;
 
 use crate::primitive::{
-    thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
+    lock_short, thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
+    ShortMutex,
 };
 
 /// Why a pool could not be built.
@@ -244,13 +284,14 @@ impl<T> Drop for ResultSender<T> {
 /// How many times a thread about to sleep — an idle worker, a [`JobHandle::join`] — first yields its core and
 /// looks again. On a busy pool the next job (or the result) is usually microseconds away, while sleeping costs the
 /// other side a system call to wake it and the sleeper tens of microseconds to get a core back. Yielding, not
-/// spinning, because on 2 cores the thread we wait for may be waiting for this very core. Under loom one look
-/// covers that path and keeps the model small.
-const YIELDS_BEFORE_SLEEPING: u32 = if cfg!(loom) { 1 } else { 8 };
+/// spinning, because on 2 cores the thread we wait for may be waiting for this very core. Under loom, none: loom
+/// runs every other thread before one that yields, which would hide what they can do meanwhile; the worker still
+/// lets go of the lock and looks once more, and loom tries every interleaving in between.
+const YIELDS_BEFORE_SLEEPING: u32 = if cfg!(loom) { 0 } else { 8 };
 
-/// The most jobs a worker takes from an unbounded queue at once (into its *hand*). It takes a fair share — the
-/// queue's length divided by the number of workers — so that a long queue costs one lock per batch instead of one
-/// per job, while no worker holds jobs that an idle one could have run sooner.
+/// The most jobs a worker takes from an unbounded queue at once: the first it runs, the rest wait in its
+/// [batch](Worker::batch). It takes a fair share — the queue's length divided by the number of workers — so that a
+/// long queue costs one lock of the pool per batch instead of one per job.
 const MAX_BATCH: usize = 16;
 
 /// What submitters and workers share, all under [`Shared::state`]'s lock.
@@ -260,23 +301,22 @@ struct State {
     /// Workers parked (or about to park) because they found no job. A submitter takes one off the list and
     /// unparks it.
     sleeping: Vec<thread::Thread>,
-    /// Workers taken off `sleeping` and unparked that have not looked at `jobs` yet (`waking`), and workers awake
-    /// without a job that look again before they park (`spinning`). Each of them will take a job, so a submitter
-    /// wakes a sleeping worker only when the queued jobs outnumber them.
+    /// Workers taken off `sleeping` and unparked that have not looked for jobs yet (`waking`), and workers awake
+    /// without a job that look again before they park (`spinning`). Each of them will take a job or steal one, so
+    /// a submitter wakes a sleeping worker only when the queued jobs outnumber them.
     waking: usize,
     spinning: usize,
-    /// Jobs taken by a worker (in its hand or running) whose end it has not reported yet.
+    /// Jobs taken out of `jobs` by a worker (waiting in a batch, running, or finished) whose end has not been
+    /// reported yet.
     taken: usize,
-    /// Jobs finished (panicked ones included), those that panicked, and those `shutdown_now` dropped from a
-    /// worker's hand.
+    /// Jobs finished (panicked ones included), and those that panicked.
     completed: usize,
     panicked: usize,
-    dropped_from_hands: usize,
     /// Threads blocked in `wait_idle`, and in `submit` on a full bounded queue: workers signal the condition
     /// variables only when someone waits, so that a busy pool makes no system call for them.
     idle_waiters: usize,
     space_waiters: usize,
-    /// `shutdown` was called: no new jobs; workers leave once `jobs` is empty.
+    /// `shutdown` was called: no new jobs; workers leave once no job is waiting anywhere.
     closed: bool,
 }
 
@@ -291,27 +331,32 @@ impl State {
         if self.jobs.len() <= self.waking + self.spinning {
             return None; // enough workers are awake and will look
         }
-        let worker = self.sleeping.pop()?; // None: every worker is busy, and will look when it finishes
+        self.wake_one()
+    }
+
+    /// Takes a sleeping worker off the list, to be unparked once the lock is released. `None`: nobody sleeps.
+    fn wake_one(&mut self) -> Option<thread::Thread> {
+        let worker = self.sleeping.pop()?;
         self.waking += 1;
         Some(worker)
     }
 }
 
-/// What a worker reports each time it comes back for jobs: those it finished, and those it dropped after
-/// `shutdown_now`, since the last time.
+/// What a worker reports each time it comes back for jobs: those it finished since the last time.
 #[derive(Default, Clone, Copy)]
 struct Report {
     finished: usize,
     panicked: usize,
-    dropped: usize,
 }
 
-/// One worker's activity for [`ThreadPool::stats`], written only by that worker, on its own cache line.
-#[derive(Default)]
-struct WorkerStats {
-    /// Jobs in its hand that have not started.
-    held: AtomicUsize,
-    /// Running a job now.
+/// One worker's own queue and activity, on its own cache line.
+struct Worker {
+    /// The rest of the batch this worker took (from the pool's queue, or stolen from another worker's batch): jobs
+    /// it will run next, not started yet, oldest first. Its owner pops from the front holding only this lock —
+    /// uncontended, on its own cache line. Other workers steal from it, and jobs go into it, only under the pool's
+    /// lock. Lock order: the pool's lock, then a batch's lock; never the pool's lock while holding a batch's.
+    batch: ShortMutex<VecDeque<Job>>,
+    /// Running a job now (for [`ThreadPool::stats`]); written only by the owner.
     busy: AtomicBool,
 }
 
@@ -323,11 +368,9 @@ struct Shared {
     space: Condvar,
     /// `queue_bound`, if any.
     bound: Option<usize>,
-    workers: Vec<CachePadded<WorkerStats>>,
+    workers: Vec<CachePadded<Worker>>,
     /// `state.jobs.len()`, stored under the lock whenever it changes, read without the lock by idle workers.
     queued: AtomicUsize,
-    /// Set by `shutdown_now`: workers drop the jobs left in their hands instead of running them.
-    cancel: AtomicBool,
 }
 
 impl Shared {
@@ -361,37 +404,33 @@ impl Shared {
         Ok(())
     }
 
-    /// The worker's side: records its report, then moves its share of the queue into `hand`, parking while the
-    /// queue is empty. `false` means the pool is shut down and the queue is empty: the worker exits.
-    fn take_jobs(&self, report: Report, hand: &mut VecDeque<Job>) -> bool {
+    /// The worker's side: records its report, then returns the next job to run — the first of its share of the
+    /// queue (the rest go into its batch), or else one stolen from another worker's batch — parking while there is
+    /// none. `None` means the pool is shut down and no job waits anywhere: the worker exits.
+    fn take_jobs(&self, me: usize, report: Report) -> Option<Job> {
         let mut state = self.lock();
-        state.taken -= report.finished + report.dropped;
+        state.taken -= report.finished;
         state.completed += report.finished;
         state.panicked += report.panicked;
-        state.dropped_from_hands += report.dropped;
         if state.is_idle() && state.idle_waiters > 0 {
             self.idle.notify_all();
         }
         // Whether this worker has already looked again (yielding) since it last woke up.
         let mut looked = false;
         loop {
-            if !state.jobs.is_empty() {
-                let share = match self.bound {
-                    // A bounded queue is for back-pressure: one job at a time, so that the bound counts every
-                    // job not started.
-                    Some(_) => 1,
-                    None => (state.jobs.len() / self.workers.len()).clamp(1, MAX_BATCH),
-                };
-                hand.extend(state.jobs.drain(..share));
-                state.taken += share;
-                self.queued.store(state.jobs.len(), Ordering::Relaxed);
-                if state.space_waiters > 0 {
-                    self.space.notify_all();
+            // The queue first, and when it is empty, another worker's batch: its owner is busy with a job.
+            let next = self.take_share(me, &mut state);
+            if let Some(job) = next.or_else(|| self.steal(me)) {
+                // Jobs left waiting, and nobody awake to look for them: wake a sleeper (it will steal).
+                let wake = self.wake_for_waiting(&mut state);
+                drop(state);
+                if let Some(worker) = wake {
+                    worker.unpark();
                 }
-                return true;
+                return Some(job);
             }
             if state.closed {
-                return false;
+                return None;
             }
             if !looked {
                 // Stay awake a little, without the lock: submitters count us and wake nobody for one job.
@@ -401,10 +440,11 @@ impl Shared {
                 self.yield_until_queued();
                 state = self.lock();
                 state.spinning -= 1;
-                continue; // look at the queue again, under the lock
+                continue; // look at the queue and the batches again, under the lock
             }
-            // Park. Joining the list in the same critical section that saw the queue empty is what makes the
-            // wake-up impossible to miss: a submitter that queues a job after we unlock finds us on the list.
+            // Park. We saw the queue and every batch empty, and joining the list in the same critical section is
+            // what makes the wake-up impossible to miss: jobs reach the queue or a batch only under this lock, and
+            // whoever puts them there after we unlock finds us on the list.
             let me = thread::current();
             state.sleeping.push(me.clone());
             drop(state);
@@ -415,10 +455,71 @@ impl Shared {
                 Some(i) => {
                     state.sleeping.swap_remove(i);
                 }
-                // Taken off by a submitter (or `shutdown`), which counted us in `waking`: we are here.
+                // Taken off by a submitter, a worker or `shutdown`, which counted us in `waking`: we are here.
                 None => state.waking -= 1,
             }
             looked = false;
+        }
+    }
+
+    /// Under the pool's lock: takes this worker's share of the queue, returns its first job and puts the rest in
+    /// the worker's batch. `None` if the queue is empty.
+    fn take_share(&self, me: usize, state: &mut State) -> Option<Job> {
+        let first = state.jobs.pop_front()?;
+        let share = match self.bound {
+            // A bounded queue is for back-pressure: one job at a time, so that the bound counts every job not
+            // started.
+            Some(_) => 1,
+            None => ((state.jobs.len() + 1) / self.workers.len()).clamp(1, MAX_BATCH),
+        };
+        if share > 1 {
+            // Moved under the pool's lock: a worker about to park sees these jobs either in the queue or here.
+            lock_short(&self.workers[me].batch).extend(state.jobs.drain(..share - 1));
+        }
+        state.taken += share;
+        self.queued.store(state.jobs.len(), Ordering::Relaxed);
+        if state.space_waiters > 0 {
+            self.space.notify_all();
+        }
+        Some(first)
+    }
+
+    /// Under the pool's lock, with the queue empty: takes the older half (rounded up) of the first other worker's
+    /// batch that has jobs waiting, returns its first job and puts the rest in this worker's batch (empty: a worker looks for jobs only
+    /// when its batch is). The owner is busy running a job, or it would have taken them itself.
+    fn steal(&self, me: usize) -> Option<Job> {
+        let n = self.workers.len();
+        for victim in (1..n).map(|i| (me + i) % n) {
+            let mut theirs = lock_short(&self.workers[victim].batch);
+            let Some(first) = theirs.pop_front() else {
+                continue;
+            };
+            let half = theirs.len() / 2; // with `first`: half of the batch, rounded up
+            let rest: Vec<Job> = theirs.drain(..half).collect();
+            drop(theirs); // never two batch locks at once
+            lock_short(&self.workers[me].batch).extend(rest);
+            return Some(first);
+        }
+        None
+    }
+
+    /// Under the pool's lock, after a worker took a job: if jobs are still waiting — in the queue or in any batch —
+    /// while a worker sleeps and none is awake to look (`waking`, `spinning`), takes one sleeper off the list to
+    /// be unparked; it will take or steal them. So a job never waits in a busy worker's batch while all the idle
+    /// workers sleep. The batches are looked at only in that case, which a busy pool seldom meets.
+    fn wake_for_waiting(&self, state: &mut State) -> Option<thread::Thread> {
+        if state.sleeping.is_empty() || state.waking + state.spinning > 0 {
+            return None;
+        }
+        let waiting = !state.jobs.is_empty()
+            || self
+                .workers
+                .iter()
+                .any(|w| !lock_short(&w.batch).is_empty());
+        if waiting {
+            state.wake_one()
+        } else {
+            None
         }
     }
 
@@ -434,17 +535,22 @@ impl Shared {
     }
 
     /// Marks the pool closed and unparks every sleeping worker and blocked submitter, so that they see it.
-    /// Returns the queued jobs if `cancel` (they are dropped by the caller, outside the lock).
-    fn close(&self, cancel: bool) -> VecDeque<Job> {
+    /// If `cancel`, returns every job not started — the queue's and the batches' — to be dropped by the caller,
+    /// outside the lock.
+    fn close(&self, cancel: bool) -> Vec<Job> {
         let mut state = self.lock();
         state.closed = true;
-        let cancelled = if cancel {
-            self.cancel.store(true, Ordering::Relaxed);
+        let mut cancelled = Vec::new();
+        if cancel {
+            cancelled.extend(state.jobs.drain(..));
             self.queued.store(0, Ordering::Relaxed);
-            std::mem::take(&mut state.jobs)
-        } else {
-            VecDeque::new()
-        };
+            for w in &self.workers {
+                let mut batch = lock_short(&w.batch);
+                // Taken, never to be reported finished: no longer counted as taken.
+                state.taken -= batch.len();
+                cancelled.extend(batch.drain(..));
+            }
+        }
         let sleepers = std::mem::take(&mut state.sleeping);
         state.waking += sleepers.len();
         self.space.notify_all();
@@ -521,7 +627,6 @@ impl Builder {
                 taken: 0,
                 completed: 0,
                 panicked: 0,
-                dropped_from_hands: 0,
                 idle_waiters: 0,
                 space_waiters: 0,
                 closed: false,
@@ -529,9 +634,15 @@ impl Builder {
             idle: Condvar::new(),
             space: Condvar::new(),
             bound: self.queue_bound,
-            workers: (0..threads).map(|_| CachePadded::default()).collect(),
+            workers: (0..threads)
+                .map(|_| {
+                    CachePadded::new(Worker {
+                        batch: ShortMutex::new(VecDeque::new()),
+                        busy: AtomicBool::new(false),
+                    })
+                })
+                .collect(),
             queued: AtomicUsize::new(0),
-            cancel: AtomicBool::new(false),
         });
         let pool = ThreadPool {
             shared,
@@ -553,29 +664,22 @@ impl Builder {
     }
 }
 
-fn worker_loop(shared: &Shared, index: usize) {
-    let stats = &shared.workers[index];
-    // The jobs this worker took from the queue, run in order, without the lock.
-    let mut hand = VecDeque::new();
+fn worker_loop(shared: &Shared, me: usize) {
+    let worker = &shared.workers[me];
     let mut report = Report::default();
-    while shared.take_jobs(report, &mut hand) {
+    while let Some(first) = shared.take_jobs(me, report) {
         report = Report::default();
-        while let Some(job) = hand.pop_front() {
-            if shared.cancel.load(Ordering::Relaxed) {
-                // `shutdown_now`: the jobs not started are dropped, like those still in the queue.
-                report.dropped = 1 + hand.len();
-                drop(job);
-                hand.clear();
-                break;
-            }
-            stats.held.store(hand.len(), Ordering::Relaxed);
-            stats.busy.store(true, Ordering::Relaxed);
+        let mut next = Some(first);
+        while let Some(job) = next {
+            worker.busy.store(true, Ordering::Relaxed);
             // The job catches its own panic and says whether there was one.
             report.panicked += usize::from(job());
-            stats.busy.store(false, Ordering::Relaxed);
+            worker.busy.store(false, Ordering::Relaxed);
             report.finished += 1;
+            // The next job of this worker's batch, unless another worker stole it meanwhile: only the batch's own
+            // lock, released before the job runs. The pool's lock is taken once the batch is empty.
+            next = lock_short(&worker.batch).pop_front();
         }
-        stats.held.store(0, Ordering::Relaxed);
     }
 }
 
@@ -793,15 +897,16 @@ impl ThreadPool {
     /// [`wait_idle`](Self::wait_idle) the counts are exact.
     pub fn stats(&self) -> PoolStats {
         let workers = &self.shared.workers;
-        let held: usize = workers.iter().map(|w| w.held.load(Ordering::Relaxed)).sum();
         let active = workers
             .iter()
             .filter(|w| w.busy.load(Ordering::Relaxed))
             .count();
         let state = self.shared.lock();
+        // Lock order: the pool's lock, then each batch's.
+        let batched: usize = workers.iter().map(|w| lock_short(&w.batch).len()).sum();
         PoolStats {
             threads: self.threads,
-            queued: state.jobs.len() + held,
+            queued: state.jobs.len() + batched,
             active,
             completed: state.completed,
             panicked: state.panicked,
@@ -859,16 +964,15 @@ impl ThreadPool {
 
     /// Stops taking jobs, drops the queued ones (their handles report [`JobError::Cancelled`]), lets running jobs
     /// finish, joins the workers, and returns how many queued jobs were dropped
-    /// (Python's `shutdown(cancel_futures=True)`). Jobs a worker had taken in a batch but not started count as
-    /// queued: they are dropped too.
+    /// (Python's `shutdown(cancel_futures=True)`). Jobs waiting in a worker's batch count as queued: they are
+    /// dropped too.
     pub fn shutdown_now(&self) -> usize {
         let cancelled = self.shared.close(true);
         let dropped = cancelled.len();
         // Dropped outside the lock: a job's captures may run any code when dropped.
         drop(cancelled);
         self.join_workers();
-        // Plus the jobs that were already in a worker's hand, not started: the workers dropped them.
-        dropped + std::mem::take(&mut self.shared.lock().dropped_from_hands)
+        dropped
     }
 }
 
@@ -1007,6 +1111,64 @@ mod tests {
     }
 
     #[test]
+    fn no_job_waits_in_a_busy_workers_batch_while_another_worker_is_free() {
+        // Head-of-line blocking, found by lesson 09's exercise: a worker that takes a batch runs it in order, so a
+        // job batched behind a slow one used to wait for it while the other workers were idle. Deterministic: the
+        // "slow" job waits until every other job has run, so with the old pool its batch-mates never run
+        // (a timeout below, an error, not a hang).
+        let pool = ThreadPool::new(3).unwrap();
+        // Hold all 3 workers so that the jobs below pile up and the first worker to come back takes a full batch
+        // (48 / 3 = 16 jobs: the blocker and 15 short ones).
+        let hold = Arc::new(Event::new());
+        for _ in 0..3 {
+            let hold = Arc::clone(&hold);
+            pool.execute(move || {
+                hold.wait_timeout(LONG);
+            })
+            .unwrap();
+        }
+        while pool.stats().active < 3 {
+            std::thread::yield_now();
+        }
+        let all_short_ran = Arc::new(Event::new());
+        let blocker = {
+            let all_short_ran = Arc::clone(&all_short_ran);
+            pool.submit(move || all_short_ran.wait_timeout(LONG))
+                .unwrap()
+        };
+        let (done, finished) = std::sync::mpsc::channel();
+        for i in 0..47 {
+            let done = done.clone();
+            pool.execute(move || {
+                let _ = done.send(i);
+            })
+            .unwrap();
+        }
+        assert_eq!(pool.stats().queued, 48);
+        hold.set();
+        let ran: Vec<i32> = (0..47)
+            .map_while(|_| finished.recv_timeout(Duration::from_secs(10)).ok())
+            .collect();
+        let blocker_still_waiting = !blocker.is_finished();
+        // Released on every path, so that a failure ends the test instead of holding a worker for LONG.
+        all_short_ran.set();
+        assert_eq!(
+            ran.len(),
+            47,
+            "short jobs waited behind the blocking one: {} of 47 ran in time",
+            ran.len()
+        );
+        assert!(
+            blocker_still_waiting,
+            "the blocking job waited for the others"
+        );
+        assert_eq!(blocker.join(), Ok(true), "and saw them all run");
+        let mut ran = ran;
+        ran.sort();
+        assert_eq!(ran, (0..47).collect::<Vec<_>>(), "each short job ran once");
+    }
+
+    #[test]
     fn panics_under_load_kill_no_worker() {
         let pool = ThreadPool::new(2).unwrap();
         let handles: Vec<_> = (0..200)
@@ -1078,6 +1240,51 @@ mod tests {
         );
         assert_eq!(running.join(), Ok(true), "the running job finished");
         assert!(queued
+            .into_iter()
+            .all(|h| h.join() == Err(JobError::Cancelled)));
+    }
+
+    #[test]
+    fn shutdown_now_drops_the_jobs_waiting_in_a_batch() {
+        let pool = ThreadPool::new(1).unwrap();
+        // Hold the worker while 5 jobs pile up; then it takes them all as one batch (5 / 1 worker), runs the
+        // first — which waits on `gate` — and keeps the 4 others in its batch.
+        let hold = Arc::new(Event::new());
+        let h = Arc::clone(&hold);
+        pool.execute(move || {
+            h.wait_timeout(LONG);
+        })
+        .unwrap();
+        while pool.stats().active == 0 {
+            std::thread::yield_now();
+        }
+        let gate = Arc::new(Event::new());
+        let g = Arc::clone(&gate);
+        let running = pool.submit(move || g.wait_timeout(LONG)).unwrap();
+        let batched: Vec<_> = (0..4).map(|i| pool.submit(move || i).unwrap()).collect();
+        hold.set();
+        let deadline = Instant::now() + LONG;
+        // The holding job ends; the worker comes back (counting it completed), takes the batch and starts `running`.
+        while (pool.stats().completed, pool.stats().active) != (1, 1) && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.active, stats.queued),
+            (1, 4),
+            "one job running, 4 waiting"
+        );
+        let opener = {
+            let gate = Arc::clone(&gate);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                gate.set();
+            })
+        };
+        assert_eq!(pool.shutdown_now(), 4, "the batch's jobs count as dropped");
+        opener.join().unwrap();
+        assert_eq!(running.join(), Ok(true), "the running job finished");
+        assert!(batched
             .into_iter()
             .all(|h| h.join() == Err(JobError::Cancelled)));
     }

@@ -116,6 +116,20 @@ fn drawing_error(e: impl fmt::Display) -> PlotError {
     PlotError::Drawing(e.to_string())
 }
 
+/// Draws the legend of `chart`'s labelled series at `at`, on a translucent white box: the same look on every chart.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: LegendAt,
+) -> Result<(), PlotError> {
+    chart
+        .configure_series_labels()
+        .position(at.position())
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .draw()
+        .map_err(drawing_error)
+}
+
 /// Prints the evcxr display block for an SVG image (the protocol evcxr reads from a cell's output).
 fn display_svg(svg: Result<String, PlotError>) {
     match svg {
@@ -381,14 +395,7 @@ impl LineChart {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(self.legend.position())
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()
-            .map_err(drawing_error)?;
-        Ok(())
+        draw_legend(&mut chart, self.legend)
     }
 
     /// Shows the chart in the notebook now (prints evcxr's display block); a drawing error is printed instead.
@@ -690,14 +697,7 @@ impl BarChart {
                         Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                     });
             }
-            chart
-                .configure_series_labels()
-                .position(self.legend.position())
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .draw()
-                .map_err(drawing_error)?;
-            Ok(())
+            draw_legend(&mut chart, self.legend)
         })
     }
 

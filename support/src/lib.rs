@@ -15,6 +15,7 @@
 //! | [`process`] | run another program with a deadline | `subprocess.run(…, timeout=…)` |
 //! | [`pool`] | a thread pool with job handles, `map` and `scope` | `concurrent.futures.ThreadPoolExecutor` |
 //! | [`sync`] | `Semaphore`, `Event`, `Timer`, and re-exports of what crates already do well | `threading` |
+//! | [`work`] | CPU-bound work to measure with (`is_prime`) | the tutorial's `is_prime` |
 //! | [`conn_pool`] | a connection pool bounded by a semaphore; SQLite behind the `sqlite` feature | the tutorial's connection pool |
 //! | `site` (feature `site`) | a local demo web site: an HTTP server on 127.0.0.1 with latency, dead links, other hosts | the pages a crawler fetches |
 //!
@@ -31,6 +32,7 @@ pub mod process;
 pub mod site;
 pub mod sync;
 pub mod timing;
+pub mod work;
 
 /// Makes panics print as they do under `cargo run`: the message and a one-line note, without the full backtrace
 /// that evcxr switches on (it starts its code with `RUST_BACKTRACE=1`). Lessons call it in their setup cell, before

@@ -259,12 +259,6 @@ impl Semaphore {
         self.freed.notify_one();
     }
 
-    /// Gives back a slot whose permit was [`forget`](SemaphorePermit::forget)-ed. Crate-private: the caller
-    /// guarantees one call per forgotten permit.
-    pub(crate) fn give_back_forgotten(&self) {
-        self.give_back();
-    }
-
     /// Waits for a free slot. Prefer [`acquire_timeout`](Self::acquire_timeout) where waiting forever would be a bug.
     pub fn acquire(&self) -> SemaphorePermit<'_> {
         self.take(None);
@@ -319,16 +313,6 @@ pub struct SemaphorePermit<'a> {
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
         self.sem.give_back();
-    }
-}
-
-impl SemaphorePermit<'_> {
-    /// Keeps the slot taken without a permit value; the crate gives it back with
-    /// [`Semaphore::give_back_forgotten`]. For a holder that already keeps the semaphore alive (the connection
-    /// pool's guard holds the pool), so that it need not clone an `Arc` per permit. Not public: it is exactly the
-    /// unbalanced `release()` this type exists to make impossible.
-    pub(crate) fn forget(self) {
-        std::mem::forget(self);
     }
 }
 

@@ -1,5 +1,5 @@
-//! A connection pool bounded by a [`Semaphore`]: the Python tutorial's "connection pool with semaphores", made
-//! safe to copy into real code.
+//! A connection pool: the Python tutorial's "connection pool with semaphores", made safe to copy into real code
+//! (and, under contention, several times faster than r2d2).
 //!
 //! Opening a database connection is slow (a handshake, a file to open, pragmas to run), and a database accepts only
 //! so many. A pool keeps a few open connections and lends them out: [`Pool::get`] waits for a free one,
@@ -69,19 +69,30 @@
 //!
 //! # How it works
 //!
-//! - A [`Semaphore`] with `max_size` permits bounds how many connections are lent out at once. `get` takes a
-//!   permit (waiting at most `connection_timeout`), then pops the most recently returned idle connection from a
-//!   stack behind a `Mutex`, or opens a new one when the stack is empty. The guard holds the connection and stands
-//!   for the permit (it keeps the pool alive, so it gives the permit back itself rather than holding an `Arc`-owned
-//!   permit: one reference-count update less per `get`).
-//! - Dropping the guard pushes the connection back onto the stack and *then* gives the permit back. In that order,
-//!   the thread the semaphore lets in next finds the connection waiting for it, instead of opening an extra one.
-//! - So there are never more than `max_size` connections: lent-out connections and connections being opened each
-//!   hold a permit, and a thread opens a connection only when it holds a permit and the idle stack is empty. The
-//!   maintenance thread, which opens connections for `min_idle`, takes a permit too and also checks the count.
-//! - The stack is last in, first out: under light load the same few connections stay warm, and the ones at the
-//!   bottom stay idle long enough for `idle_timeout` to close them.
-//! - The mutex is held only to push or pop; connecting, health checks and closing happen outside it.
+//! The Python version needs a semaphore to count free connections and a lock around the list. Here the count and
+//! the list are one thing: a row of `max_size` **slots**, one per connection the pool may open (`slots.rs`).
+//!
+//! - Each slot is one atomic pointer, on a cache line of its own: empty, being opened, lent out, or holding an idle
+//!   connection. A thread wins a slot with one compare-exchange on that slot — no lock, no shared counter.
+//! - `get` takes an idle connection, looking first in the slot this thread used last (a thread-local hint), then
+//!   anywhere; if none is idle, it claims an empty slot and opens a connection for it. A connection exists only in
+//!   or for a slot, so there are never more than `max_size`.
+//! - The guard remembers its slot. Dropping it stores the connection back there (a plain `Release` store: nobody
+//!   else may write a lent-out slot) and wakes a waiting `get`, if there is one.
+//! - When every slot is lent out, `get` sleeps on a `Condvar`, at most `connection_timeout`. A sleeper counts itself
+//!   in `waiting` before its last look at the slots; a guard looks at `waiting` after giving back. A `SeqCst` fence
+//!   on each side guarantees that at least one of them sees the other (the "store buffering" pattern of *Rust
+//!   Atomics and Locks*, ch. 3): no lost wake-up, and no lock or system call on return while nobody waits.
+//! - Threads keep to their own slots, so two threads on two cores do not pull each other's cache lines: the only
+//!   line every `get` and return writes is the `Arc`'s reference count (the guard keeps the pool alive). Under light
+//!   load the same few connections stay warm, and the others stay idle long enough for `idle_timeout` to close them.
+//! - Connecting, health checks and closing happen outside any lock. A connection is closed *before* its slot is
+//!   emptied, so there are not more than `max_size` even for a moment.
+//! - `slots.rs` holds the pool's only `unsafe` code (raw pointers from `Box::into_raw`), each block with its
+//!   `Safety:` argument. loom models (`loom-models/tests/loom_conn_pool.rs`) run the shipped pool through every
+//!   interleaving of two threads and fail on a lost wake-up, a connection lent twice, a third connection opened by
+//!   two slots, or a hand-over without Release/Acquire (a data race on the connection). Miri is not installed
+//!   here, so the pointer code has not been run under Miri.
 //!
 //! # Maintenance: one thread per pool, stopped when the pool is dropped
 //!
@@ -95,6 +106,8 @@
 //!
 //! `get` and the guard's drop never wait for it. A connection that comes back older than `max_lifetime` is closed
 //! on the spot; one that expires while idle is closed at the next wake-up (it can be lent out once more in between).
+//! While the thread looks at an idle connection, its slot reads as lent out (a `get` then takes another one, or
+//! waits a moment).
 //! Ages are kept on a coarse clock that the thread moves forward at each wake-up, so `get` and the guard's drop
 //! never read the system clock (50 ns here, as much as the rest of a get + return); limits are honoured to within
 //! one wake-up interval.
@@ -103,39 +116,45 @@
 //!
 //! # Measured
 //!
-//! `cargo bench -p support --features sqlite --bench conn_pool` (criterion, one run, 2 cores shared with other
-//! work — load average about 1.4 —, 2026-11-25), both pools with default settings (max_size 10, health check on
-//! checkout):
+//! `cargo bench -p support --features sqlite --bench conn_pool` (criterion), both pools with default settings
+//! (max_size 10, health check on checkout). Two runs, 2026-11-25, on 2 cores shared with a CI run (load average
+//! about 6, so absolute numbers are low and noisy; each ratio compares two measurements of the same run):
 //!
 //! | get + return | 1 thread | 2 threads | 8 threads |
 //! |---|---|---|---|
-//! | support, trivial manager | 33.1 M/s | 9.13 M/s | 9.14 M/s |
-//! | r2d2, trivial manager | 6.30 M/s | 5.16 M/s | 5.36 M/s |
-//! | ratio | 5.3× | 1.77× | 1.71× |
-//! | support, SQLite `SELECT … WHERE k = ?1` | 432 K/s | 360 K/s | 1.31 M/s |
-//! | r2d2_sqlite, same query | 411 K/s | 325 K/s | 1.19 M/s |
-//! | ratio | 1.05× | 1.11× | 1.10× |
+//! | support, trivial manager (run 1 / run 2) | 29.5 / 30.3 M/s | 26.5 / 21.5 M/s | 33.9 / 45.7 M/s |
+//! | r2d2, trivial manager | 3.84 / 3.69 M/s | 4.17 / 4.28 M/s | 3.56 / 6.08 M/s |
+//! | **ratio** | **7.7× / 8.2×** | **6.4× / 5.0×** | **9.5× / 7.5×** |
+//! | support, SQLite `SELECT … WHERE k = ?1` | 296 / 283 K/s | 591 / 484 K/s | 928 / 938 K/s |
+//! | r2d2_sqlite, same query | 267 / 262 K/s | 280 / 368 K/s | 765 / 627 K/s |
+//! | ratio | 1.11× / 1.08× | 2.11× / 1.31× | 1.21× / 1.49× |
 //!
-//! The target was 2× r2d2: met on one thread, not quite under contention (1.7–1.8×). What a get + return costs:
-//! on one thread, two compare-exchanges on the [`Semaphore`]'s word (no lock, no system call unless someone
-//! sleeps), a short lock on the idle stack (parking_lot's, which spins briefly before it sleeps — std's sleeps at
-//! once, and was 1.1× r2d2 at 8 threads), one `Arc` increment, and no clock read. With 2 and 8 threads the cost
-//! is the cache lines of those three words moving between the two cores, which r2d2 pays too. With SQLite the
-//! query dominates and the pools are within 10% of each other. Earlier numbers, for the record: with a
-//! `Mutex` + `Condvar` semaphore (a `futex` call per release) the ratios were 0.46×, 1.12× and 0.94×.
+//! The target was 2× r2d2 at 1, 2 and 8 threads. What a get + return costs here: a compare-exchange and a store
+//! on this thread's own slot, a fence and a read of `waiting`, an `Arc` increment and decrement, no lock, no clock
+//! read. Under contention the only cache line both cores write is the `Arc`'s count. r2d2 takes a mutex twice and
+//! clones the same kind of `Arc`, and reads the clock twice (`Instant::now()` on checkout and on return): a profile
+//! (`perf record`) at 2 threads puts two thirds of r2d2's time in `clock_gettime`, which is slow on this VM — on a
+//! machine with a faster clock the ratios would be smaller. With SQLite the query dominates, and the pools are
+//! within the noise of each other.
 //!
-//! [`Semaphore`]: crate::sync::Semaphore
+//! Earlier designs, for the record (one run each, lighter load): a `Semaphore` plus a stack behind parking_lot's
+//! mutex, 5.3× / 1.77× / 1.71× (the semaphore's word, the mutex and the `Arc` count moving between the cores at
+//! every get and return); a `Mutex` + `Condvar` semaphore (a `futex` call per release), 0.46× / 1.12× / 0.94×.
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::CachePadded;
+
 use crate::primitive::{
-    lock_short, thread, Arc, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
-    ShortMutex, ShortMutexGuard,
+    fence, thread, thread_local, Arc, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
 };
-use crate::sync::{Semaphore, SemaphorePermit};
+
+mod slots;
+use slots::Slots;
 
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -332,28 +351,33 @@ impl<M: ManageConnection> Builder<M> {
     pub fn build(self, manager: M) -> Result<Pool<M>, BuildError<M::Error>> {
         let config = self.config;
         config.check()?;
-        let mut idle = Vec::with_capacity(config.max_size);
-        for _ in 0..config.min_idle.max(1) {
+        let slots = Slots::new(config.max_size);
+        let first = config.min_idle.max(1);
+        for i in 0..first {
             let raw = manager.connect().map_err(BuildError::Connect)?;
             // Time 0 on the pool's clock.
-            idle.push(Idle {
-                conn: Conn { raw, created: 0 },
-                since: 0,
-            });
+            let reserved = slots.reserve_empty(i);
+            debug_assert!(reserved, "a new pool's slots are empty");
+            slots.put(
+                i,
+                Box::new(Conn {
+                    raw,
+                    created: 0,
+                    since: 0,
+                }),
+            );
         }
-        let open = idle.len();
         let shared = Arc::new(Shared {
-            permits: Semaphore::new(config.max_size),
-            inner: ShortMutex::new(Inner {
-                idle,
-                open,
-                opening: 0,
-                created: open as u64,
-                timed_out: 0,
-                discarded: 0,
-            }),
-            waiting: AtomicUsize::new(0),
+            waiting: CachePadded::new(AtomicUsize::new(0)),
+            slots,
+            sleep: Mutex::new(()),
+            returned: Condvar::new(),
+            created: AtomicU64::new(first as u64),
+            timed_out: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
             clock: Clock::new(),
+            max_lifetime_ms: limit_ms(config.max_lifetime),
+            idle_timeout_ms: limit_ms(config.idle_timeout),
             signal: Mutex::new(Signal::default()),
             wake: Condvar::new(),
             manager,
@@ -638,12 +662,23 @@ struct Handle<M: ManageConnection> {
 }
 
 struct Shared<M: ManageConnection> {
-    /// One permit per connection that may be lent out: the bound.
-    permits: Semaphore,
-    inner: ShortMutex<Inner<M::Connection>>,
-    /// Threads blocked in `get` (for `state()` only).
-    waiting: AtomicUsize,
+    /// Threads blocked in `get`. Read by every guard's drop, written only by waiters: on a cache line of its own,
+    /// so that the guards' reads stay cheap. (Being 128-byte aligned, it also moves the whole `Shared` off the
+    /// cache line of the `Arc`'s reference counts, which every `get` and drop writes.)
+    waiting: CachePadded<AtomicUsize>,
+    /// One slot per connection the pool may open: the bound. See `slots.rs`.
+    slots: Slots<Conn<M::Connection>>,
+    /// Waiters sleep on `returned` under `sleep`; a connection given back wakes one of them.
+    sleep: Mutex<()>,
+    returned: Condvar,
+    /// Counters for `state()`; updated off the fast path (opening, closing, timing out).
+    created: AtomicU64,
+    timed_out: AtomicU64,
+    discarded: AtomicU64,
     clock: Clock,
+    /// `config.max_lifetime` and `config.idle_timeout` on the clock's scale (see `limit_ms`).
+    max_lifetime_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
     /// Tells the maintenance thread to stop, or to run now.
     signal: Mutex<Signal>,
     wake: Condvar,
@@ -651,28 +686,20 @@ struct Shared<M: ManageConnection> {
     config: Config,
 }
 
-struct Inner<C> {
-    /// Idle connections, the most recently returned on top (last).
-    idle: Vec<Idle<C>>,
-    /// Connections open: idle + lent out.
-    open: usize,
-    /// Connections being opened (a thread is in `connect`).
-    opening: usize,
-    created: u64,
-    timed_out: u64,
-    discarded: u64,
-}
-
 struct Conn<C> {
     raw: C,
     /// When it was opened, on the pool's `Clock`.
     created: u64,
+    /// When it was last given back, on the pool's `Clock`.
+    since: u64,
 }
 
-struct Idle<C> {
-    conn: Conn<C>,
-    /// When it was returned, on the pool's `Clock`.
-    since: u64,
+thread_local! {
+    /// The slot this thread took its last connection from, in any pool: it looks there first next time, so that
+    /// threads keep to "their" slots and do not pull each other's cache lines (and connections stay warm).
+    // Not `const { Cell::new(0) }` as clippy suggests: loom's `thread_local!` does not accept that form.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static LAST_SLOT: Cell<usize> = Cell::new(0);
 }
 
 /// A coarse clock for the hot path: milliseconds since the pool was built, moved forward by the maintenance thread
@@ -710,9 +737,15 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Whether something `age` ms old has reached `limit` (`None`: never). Limits under 1 ms count as 1 ms.
-fn reached(age: u64, limit: Option<Duration>) -> bool {
-    limit.is_some_and(|limit| age >= millis(limit).max(1))
+/// `max_lifetime` or `idle_timeout` in ms on the pool's clock, worked out once at build: converting a `Duration`
+/// on every return showed up in the profile (14% of a get + return). Limits under 1 ms count as 1 ms.
+fn limit_ms(limit: Option<Duration>) -> Option<u64> {
+    limit.map(|limit| millis(limit).max(1))
+}
+
+/// Whether something `age` ms old has reached `limit_ms` (`None`: never).
+fn reached(age: u64, limit_ms: Option<u64>) -> bool {
+    limit_ms.is_some_and(|limit| age >= limit)
 }
 
 #[derive(Default)]
@@ -721,8 +754,8 @@ struct Signal {
     run_now: bool,
 }
 
-/// Our critical sections only move connections and update counters; none can panic halfway (user code runs
-/// outside them), so a poisoned lock still holds consistent data.
+/// Our critical sections only read and update small values; none can panic halfway (user code runs outside
+/// them), so a poisoned lock still holds consistent data.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -774,12 +807,18 @@ impl<M: ManageConnection> Pool<M> {
     /// ```
     pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
         let shared = &self.handle.shared;
-        // Fast path: a free permit, no clock read, no waiting.
-        let permit = match shared.permits.try_acquire() {
-            Some(permit) => permit,
-            None => shared.wait_for_permit()?,
-        };
-        Shared::checkout(shared, permit)
+        // Set when we first have to wait: the fast path reads no clock.
+        let mut deadline = None;
+        loop {
+            let claim = match shared.try_claim() {
+                Some(claim) => claim,
+                None => shared.wait_for_claim(&mut deadline)?,
+            };
+            if let Some(conn) = Shared::checkout(shared, claim)? {
+                return Ok(conn);
+            }
+            // The idle connection failed its check and was closed: its slot is free, look again.
+        }
     }
 
     /// Like [`get`](Self::get), without waiting: [`Error::Exhausted`] when every connection is lent out. It still
@@ -796,11 +835,15 @@ impl<M: ManageConnection> Pool<M> {
     /// ```
     pub fn try_get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
         let shared = &self.handle.shared;
-        match shared.permits.try_acquire() {
-            Some(permit) => Shared::checkout(shared, permit),
-            None => Err(Error::Exhausted {
-                max_size: shared.config.max_size,
-            }),
+        loop {
+            let Some(claim) = shared.try_claim() else {
+                return Err(Error::Exhausted {
+                    max_size: shared.config.max_size,
+                });
+            };
+            if let Some(conn) = Shared::checkout(shared, claim)? {
+                return Ok(conn);
+            }
         }
     }
 
@@ -815,15 +858,15 @@ impl<M: ManageConnection> Pool<M> {
     /// ```
     pub fn state(&self) -> State {
         let shared = &self.handle.shared;
-        let inner = lock_short(&shared.inner);
+        let count = shared.slots.count();
         State {
-            connections: inner.open,
-            idle: inner.idle.len(),
-            in_use: inner.open - inner.idle.len(),
+            connections: count.idle + count.lent,
+            idle: count.idle,
+            in_use: count.lent,
             waiting: shared.waiting.load(Ordering::Relaxed),
-            created: inner.created,
-            timed_out: inner.timed_out,
-            discarded: inner.discarded,
+            created: shared.created.load(Ordering::Relaxed),
+            timed_out: shared.timed_out.load(Ordering::Relaxed),
+            discarded: shared.discarded.load(Ordering::Relaxed),
         }
     }
 
@@ -850,16 +893,68 @@ impl<M: ManageConnection> Pool<M> {
     }
 }
 
+/// A slot a thread has won: its idle connection, or the right to open one in it.
+enum Claim<C> {
+    Idle(usize, Box<Conn<C>>),
+    Empty(usize),
+}
+
 impl<M: ManageConnection> Shared<M> {
-    /// The slow path of `get`: every permit is taken, wait for one.
-    fn wait_for_permit(&self) -> Result<SemaphorePermit<'_>, Error<M::Error>> {
+    /// The fast path of `get`, no lock and no waiting: an idle connection, looking first in the slot this thread
+    /// used last; else an empty slot to open a connection in. `None`: every slot is lent out or being opened.
+    fn try_claim(&self) -> Option<Claim<M::Connection>> {
+        let n = self.slots.len();
+        let first = LAST_SLOT.with(Cell::get) % n;
+        // The slots from `first` to the end, then from 0 to `first`.
+        let order = || (first..n).chain(0..first);
+        let claim = order()
+            .find_map(|i| self.slots.take_idle(i).map(|conn| Claim::Idle(i, conn)))
+            .or_else(|| {
+                order()
+                    .find(|&i| self.slots.reserve_empty(i))
+                    .map(Claim::Empty)
+            })?;
+        let (Claim::Idle(i, _) | Claim::Empty(i)) = claim;
+        if i != first {
+            LAST_SLOT.with(|last| last.set(i));
+        }
+        Some(claim)
+    }
+
+    /// The slow path of `get`: every slot is lent out or being opened. Sleep until a guard gives a slot back (or
+    /// until the deadline, set on the first call), and claim it.
+    fn wait_for_claim(
+        &self,
+        deadline: &mut Option<(Instant, Instant)>,
+    ) -> Result<Claim<M::Connection>, Error<M::Error>> {
         let timeout = self.config.connection_timeout;
-        let start = Instant::now();
+        let (start, deadline) = *deadline.get_or_insert_with(|| {
+            let start = Instant::now();
+            (start, start + timeout)
+        });
+        let mut sleep = lock(&self.sleep);
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = self.permits.acquire_timeout(timeout);
+        // Pairs with the fence in `wake_a_waiter`: either that guard sees our `waiting` (and wakes us, under the
+        // lock we hold until we sleep), or we see the slot it gave back. Never neither: no lost wake-up.
+        fence(Ordering::SeqCst);
+        let claim = loop {
+            if let Some(claim) = self.try_claim() {
+                break Some(claim);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break None;
+            }
+            sleep = self
+                .returned
+                .wait_timeout(sleep, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        };
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        permit.ok_or_else(|| {
-            lock_short(&self.inner).timed_out += 1;
+        drop(sleep);
+        claim.ok_or_else(|| {
+            self.timed_out.fetch_add(1, Ordering::Relaxed);
             Error::Timeout {
                 max_size: self.config.max_size,
                 waited: start.elapsed(),
@@ -867,80 +962,81 @@ impl<M: ManageConnection> Shared<M> {
         })
     }
 
-    /// With a permit in hand: pop an idle connection (checking it if asked), or open a new one.
-    /// (An associated function rather than a method on `self: &Arc<Self>`, which loom's `Arc` does not support.)
-    fn checkout(
-        shared: &Arc<Self>,
-        permit: SemaphorePermit<'_>,
-    ) -> Result<PooledConnection<M>, Error<M::Error>> {
-        let this: &Self = shared;
-        loop {
-            let popped = {
-                let mut inner = lock_short(&this.inner);
-                match inner.idle.pop() {
-                    Some(idle) => Some(idle.conn),
-                    None => {
-                        // We hold a permit and nothing is idle, so every open connection is lent out under another
-                        // permit: there is room for one more.
-                        debug_assert!(inner.open + inner.opening < this.config.max_size);
-                        inner.opening += 1;
-                        None
-                    }
-                }
-            };
-            let conn = match popped {
-                Some(conn) => {
-                    let mut conn = Discard::new(this, conn);
-                    if this.config.test_on_checkout && !conn.check() {
-                        continue; // `conn` is dropped: closed and counted; try the next one
-                    }
-                    conn.keep()
-                }
-                None => {
-                    let opening = Opening(this);
-                    let raw = this.manager.connect().map_err(Error::Connect)?;
-                    drop(opening.opened());
-                    Conn {
-                        raw,
-                        created: this.clock.now(),
-                    }
-                }
-            };
-            // The guard gives the slot back when dropped; it keeps the pool (and so the semaphore) alive, so it
-            // needs no permit value of its own — one `Arc` clone per `get` instead of two.
-            permit.forget();
-            return Ok(PooledConnection {
-                conn: Some(conn),
-                pool: Arc::clone(shared),
-            });
+    /// A slot was given back (a connection put back, or a slot emptied): wake a sleeping `get`, if any. Costs a
+    /// fence and one read when nobody sleeps.
+    fn wake_a_waiter(&self) {
+        // Pairs with the fence in `wait_for_claim` (see there).
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            let _sleep = lock(&self.sleep);
+            self.returned.notify_one();
         }
     }
 
-    /// A connection comes back from a guard.
-    fn put_back(&self, mut conn: Conn<M::Connection>) {
+    /// With a slot won: check its idle connection (if asked), or open a new one. `Ok(None)`: the idle connection
+    /// failed its check and was closed; look again.
+    /// (An associated function rather than a method on `self: &Arc<Self>`, which loom's `Arc` does not support.)
+    fn checkout(
+        shared: &Arc<Self>,
+        claim: Claim<M::Connection>,
+    ) -> Result<Option<PooledConnection<M>>, Error<M::Error>> {
+        let this: &Self = shared;
+        let (slot, conn) = match claim {
+            Claim::Idle(slot, conn) => {
+                let mut conn = Discard::new(this, slot, conn);
+                if this.config.test_on_checkout && !conn.check() {
+                    return Ok(None); // `conn` is dropped: closed, counted, its slot emptied
+                }
+                (slot, conn.keep())
+            }
+            Claim::Empty(slot) => {
+                // Dropped without `opened()` (connect failed or panicked): the slot is emptied again.
+                let vacate = Vacate { shared: this, slot };
+                let raw = this.manager.connect().map_err(Error::Connect)?;
+                vacate.opened();
+                let now = this.clock.now();
+                let conn = Conn {
+                    raw,
+                    created: now,
+                    since: now,
+                };
+                (slot, Box::new(conn))
+            }
+        };
+        Ok(Some(PooledConnection {
+            conn: Some(conn),
+            slot,
+            pool: Arc::clone(shared),
+        }))
+    }
+
+    /// A connection comes back from a guard into its slot, or is closed.
+    fn put_back(&self, slot: usize, mut conn: Box<Conn<M::Connection>>) {
         let now = self.clock.now();
-        let too_old = reached(now.saturating_sub(conn.created), self.config.max_lifetime);
+        let too_old = reached(now.saturating_sub(conn.created), self.max_lifetime_ms);
         // A panic in the manager's `has_broken` (a bug in the manager) must not lose the pool a slot: treat the
         // connection as broken. The panic message was already printed by the panic hook.
         let broken = too_old
             || catch_unwind(AssertUnwindSafe(|| self.manager.has_broken(&mut conn.raw)))
                 .unwrap_or(true);
         if broken {
-            self.discard(conn);
+            self.discard(slot, conn);
         } else {
-            lock_short(&self.inner).idle.push(Idle { conn, since: now });
+            conn.since = now;
+            self.slots.put(slot, conn);
+            self.wake_a_waiter();
         }
     }
 
-    /// Closes a connection the pool no longer wants, outside the lock, and asks the maintenance thread to top up
-    /// `min_idle`.
-    fn discard(&self, conn: Conn<M::Connection>) {
+    /// Closes a connection the pool no longer wants, then empties its slot (so there are never more than
+    /// `max_size` open, not even for a moment), and asks the maintenance thread to top up `min_idle`.
+    fn discard(&self, slot: usize, conn: Box<Conn<M::Connection>>) {
+        self.discarded.fetch_add(1, Ordering::Relaxed);
         {
-            let mut inner = lock_short(&self.inner);
-            inner.open -= 1;
-            inner.discarded += 1;
+            // Empties the slot when dropped, also if closing the connection panics.
+            let _vacate = Vacate { shared: self, slot };
+            drop(conn);
         }
-        drop(conn);
         if self.config.min_idle > 0 {
             lock(&self.signal).run_now = true;
             self.wake.notify_one();
@@ -950,93 +1046,85 @@ impl<M: ManageConnection> Shared<M> {
     /// One round of maintenance: close expired idle connections, then open connections up to `min_idle`.
     fn maintain(&self) {
         let now = self.clock.advance();
-        let expired = {
-            let mut inner = lock_short(&self.inner);
-            let mut expired = Vec::new();
-            let mut i = 0;
-            while i < inner.idle.len() {
-                let idle = &inner.idle[i];
-                let too_old = reached(
-                    now.saturating_sub(idle.conn.created),
-                    self.config.max_lifetime,
-                );
-                // Index 0 is the bottom of the stack, the longest idle: close from there while more than
-                // `min_idle` remain.
-                let unused = reached(now.saturating_sub(idle.since), self.config.idle_timeout)
-                    && inner.idle.len() > self.config.min_idle;
-                if too_old || unused {
-                    expired.push(inner.idle.remove(i));
-                } else {
-                    i += 1;
-                }
+        let mut idle = self.slots.count().idle;
+        for slot in 0..self.slots.len() {
+            // Take it out to look at it (a `get` meanwhile finds it lent out).
+            let Some(conn) = self.slots.take_idle(slot) else {
+                continue;
+            };
+            let too_old = reached(now.saturating_sub(conn.created), self.max_lifetime_ms);
+            let unused = reached(now.saturating_sub(conn.since), self.idle_timeout_ms)
+                && idle > self.config.min_idle;
+            if too_old || unused {
+                idle -= 1;
+                self.discarded.fetch_add(1, Ordering::Relaxed);
+                let _vacate = Vacate { shared: self, slot };
+                drop(conn);
+            } else {
+                self.slots.put(slot, conn);
+                self.wake_a_waiter();
             }
-            inner.open -= expired.len();
-            inner.discarded += expired.len() as u64;
-            expired
-        };
-        drop(expired); // closed outside the lock
+        }
 
-        while lock_short(&self.inner).idle.len() < self.config.min_idle {
-            // A permit, as `get` takes one, so that lent-out + being-opened connections stay within `max_size`.
-            // None free: the pool is busy, and `get` opens connections itself.
-            let Some(_permit) = self.permits.try_acquire() else {
+        while self.slots.count().idle < self.config.min_idle {
+            // None empty: all `max_size` are open (the pool is busy, or they are idle already).
+            let Some(slot) = (0..self.slots.len()).find(|&i| self.slots.reserve_empty(i)) else {
                 break;
             };
-            let opening = {
-                let mut inner = lock_short(&self.inner);
-                if inner.idle.len() >= self.config.min_idle
-                    || inner.open + inner.opening >= self.config.max_size
-                {
-                    break;
-                }
-                inner.opening += 1;
-                Opening(self)
-            };
+            let vacate = Vacate { shared: self, slot };
             let Ok(raw) = self.manager.connect() else {
-                break; // `opening` is dropped: the slot is freed; retried at the next wake-up
+                break; // `vacate` is dropped: the slot is empty again; retried at the next wake-up
             };
             let now = self.clock.now();
-            let conn = Conn { raw, created: now };
-            let mut inner = opening.opened();
-            inner.idle.push(Idle { conn, since: now });
+            let conn = Conn {
+                raw,
+                created: now,
+                since: now,
+            };
+            self.created.fetch_add(1, Ordering::Relaxed);
+            std::mem::forget(vacate);
+            self.slots.put(slot, Box::new(conn));
+            self.wake_a_waiter();
         }
     }
 }
 
-/// A slot reserved (counted in `opening`) while a thread is in `connect`. Dropped without `opened()` — connect
-/// failed or panicked — it frees the slot.
-struct Opening<'a, M: ManageConnection>(&'a Shared<M>);
+/// A slot this thread owns (a connection being opened for it, or being closed). Dropped, it empties the slot and
+/// wakes a waiter, who may open a connection there — also when `connect` or a connection's `drop` panics.
+struct Vacate<'a, M: ManageConnection> {
+    shared: &'a Shared<M>,
+    slot: usize,
+}
 
-impl<'a, M: ManageConnection> Opening<'a, M> {
-    /// The connection is open: count it. Returns the lock, still held, so the caller can place the connection.
-    fn opened(self) -> ShortMutexGuard<'a, Inner<M::Connection>> {
-        let mut inner = lock_short(&self.0.inner);
-        inner.opening -= 1;
-        inner.open += 1;
-        inner.created += 1;
-        std::mem::forget(self); // skip `Drop`: the slot is now counted in `open`
-
-        inner
+impl<M: ManageConnection> Vacate<'_, M> {
+    /// The connection is open and lent out by the caller: count it, keep the slot.
+    fn opened(self) {
+        self.shared.created.fetch_add(1, Ordering::Relaxed);
+        self.shared.slots.lend(self.slot);
+        std::mem::forget(self); // skip `Drop`: the slot stays ours
     }
 }
 
-impl<M: ManageConnection> Drop for Opening<'_, M> {
+impl<M: ManageConnection> Drop for Vacate<'_, M> {
     fn drop(&mut self) {
-        lock_short(&self.0.inner).opening -= 1;
+        self.shared.slots.vacate(self.slot);
+        self.shared.wake_a_waiter();
     }
 }
 
-/// A connection taken off the idle stack, being checked. Dropped without `keep()` — the check failed or
-/// panicked — it is discarded, so the open count stays right.
+/// An idle connection taken from its slot, being checked. Dropped without `keep()` — the check failed or
+/// panicked — it is closed and its slot emptied, so the count stays right.
 struct Discard<'a, M: ManageConnection> {
     shared: &'a Shared<M>,
-    conn: Option<Conn<M::Connection>>,
+    slot: usize,
+    conn: Option<Box<Conn<M::Connection>>>,
 }
 
 impl<'a, M: ManageConnection> Discard<'a, M> {
-    fn new(shared: &'a Shared<M>, conn: Conn<M::Connection>) -> Self {
+    fn new(shared: &'a Shared<M>, slot: usize, conn: Box<Conn<M::Connection>>) -> Self {
         Discard {
             shared,
+            slot,
             conn: Some(conn),
         }
     }
@@ -1046,7 +1134,7 @@ impl<'a, M: ManageConnection> Discard<'a, M> {
         self.shared.manager.is_valid(&mut conn.raw).is_ok()
     }
 
-    fn keep(mut self) -> Conn<M::Connection> {
+    fn keep(mut self) -> Box<Conn<M::Connection>> {
         self.conn.take().expect("keep() is called once")
     }
 }
@@ -1054,7 +1142,7 @@ impl<'a, M: ManageConnection> Discard<'a, M> {
 impl<M: ManageConnection> Drop for Discard<'_, M> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.shared.discard(conn);
+            self.shared.discard(self.slot, conn);
         }
     }
 }
@@ -1118,8 +1206,10 @@ impl<M: ManageConnection> Drop for Handle<M> {
 #[must_use = "the connection goes back to the pool as soon as the guard is dropped"]
 pub struct PooledConnection<M: ManageConnection> {
     /// `Some` until the guard is dropped.
-    conn: Option<Conn<M::Connection>>,
-    /// Holds the pool alive, and with it the permit this guard stands for (see `Drop`).
+    conn: Option<Box<Conn<M::Connection>>>,
+    /// The slot the connection belongs to, which this guard owns (it is marked lent out).
+    slot: usize,
+    /// Holds the pool, and with it the slot, alive.
     pool: Arc<Shared<M>>,
 }
 
@@ -1138,17 +1228,8 @@ impl<M: ManageConnection> std::ops::DerefMut for PooledConnection<M> {
 
 impl<M: ManageConnection> Drop for PooledConnection<M> {
     fn drop(&mut self) {
-        /// Gives the guard's slot back after the connection is back, and also if putting it back panics (a
-        /// panicking `Drop` of the manager's connection): in that order, the next thread in finds the connection.
-        struct Release<'a>(&'a Semaphore);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.give_back_forgotten();
-            }
-        }
-        let _release = Release(&self.pool.permits);
         if let Some(conn) = self.conn.take() {
-            self.pool.put_back(conn);
+            self.pool.put_back(self.slot, conn);
         }
     }
 }

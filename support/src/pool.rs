@@ -532,6 +532,7 @@ impl Shared {
 
     /// An idle worker's wait before it parks: yields its core and looks at `queued` (no lock),
     /// [`YIELDS_BEFORE_SLEEPING`] times or until a job is queued.
+    #[cfg_attr(loom, allow(clippy::reversed_empty_ranges))] // no yields under loom (see the constant)
     fn yield_until_queued(&self) {
         for _ in 0..YIELDS_BEFORE_SLEEPING {
             if self.queued.load(Ordering::Relaxed) > 0 {
@@ -1055,6 +1056,7 @@ pub struct JobHandle<T> {
 
 impl<T> JobHandle<T> {
     /// Waits for the job and returns its value, or why there is none.
+    #[cfg_attr(loom, allow(clippy::reversed_empty_ranges))] // no yields under loom (see the constant)
     pub fn join(self) -> Result<T, JobError> {
         // Yield a few times before sleeping: the worker that runs the job may be waiting for this core.
         for _ in 0..YIELDS_BEFORE_SLEEPING {

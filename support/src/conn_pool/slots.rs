@@ -45,16 +45,17 @@ pub(super) struct Count {
     pub opening: usize,
 }
 
-// Two statics whose addresses mark the `LENT` and `OPENING` states: no `Box` can ever have these addresses.
-static LENT_MARK: u8 = 0;
-static OPENING_MARK: u8 = 0;
+// The addresses of this static's two bytes mark the `LENT` and `OPENING` states: no `Box` can ever have them.
+// (Two bytes of one static, not two statics: identical statics may share an address, two elements of one array
+// never do.) The markers are compared, never dereferenced.
+static MARKS: [u8; 2] = [0, 0];
 
 fn lent<T>() -> *mut T {
-    ptr::addr_of!(LENT_MARK).cast_mut().cast()
+    ptr::addr_of!(MARKS[0]).cast_mut().cast()
 }
 
 fn opening<T>() -> *mut T {
-    ptr::addr_of!(OPENING_MARK).cast_mut().cast()
+    ptr::addr_of!(MARKS[1]).cast_mut().cast()
 }
 
 /// A pointer to an idle value (not null, not a marker).

@@ -129,6 +129,10 @@
 //! | r2d2_sqlite, same query | 267 / 262 K/s | 280 / 368 K/s | 765 / 627 K/s |
 //! | ratio | 1.11× / 1.08× | 2.11× / 1.31× | 1.21× / 1.49× |
 //!
+//! A third run on a quieter machine (load average 1.8, the same day): support 45.5 / 39.5 / 41.8 M/s against r2d2's
+//! 6.34 / 5.16 / 5.11 M/s at 1 / 2 / 8 threads — **7.2× / 7.7× / 8.2×**; SQLite 453 / 332 / 1 538 K/s against
+//! 406 / 307 / 1 392 K/s — 1.12× / 1.08× / 1.10×.
+//!
 //! The target was 2× r2d2 at 1, 2 and 8 threads. What a get + return costs here: a compare-exchange and a store
 //! on this thread's own slot, a fence and a read of `waiting`, an `Arc` increment and decrement, no lock, no clock
 //! read. Under contention the only cache line both cores write is the `Arc`'s count. r2d2 takes a mutex twice and

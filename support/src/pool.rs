@@ -116,8 +116,10 @@
 //! beside it): 17.2 M jobs/s against threadpool's 10.2 and rayon's 7.7 M/s — **1.68×** the faster; round trip
 //! 1.92 µs against rayon's 18.1 µs (**0.11×** its time) and threadpool's 49.8 µs; from 1, 2, 4, 8 submitting threads
 //! 15.9–18.3, 14.4, 18.2, 14.2 M/s against threadpool's 19.7–22.4, 9.6, 13.8, 13.1 M/s: **0.71–0.93×** with one
-//! submitter (threadpool's single channel suits one producer best), 1.50×, 1.32×, 1.08×. Stealing costs the busy
-//! path nothing: a worker looks at other batches only when the queue is empty.
+//! submitter (threadpool's single channel suits one producer best), 1.50×, 1.32×, 1.08×. A second run on a quieter
+//! machine (load average 1.9): 14.8 M jobs/s against threadpool's 11.9 and rayon's 3.1 — **1.24×** the faster;
+//! round trip 5.5 µs against rayon's 15.2 µs (**0.36×**); 1, 2, 4, 8 submitters 0.80×, 1.95×, 1.24×, 1.27×
+//! threadpool. Stealing costs the busy path nothing: a worker looks at other batches only when the queue is empty.
 //!
 //! Three earlier runs of the same code with more load (average about 3): 1.2×, 4.2× and 4.5× the faster for one
 //! job per `execute`, round trip 0.1–0.5× rayon's. Where the time went before — jobs in a crossbeam channel, idle

@@ -159,3 +159,13 @@ def test_rerun_in_the_same_kernel_catches_a_cell_that_works_only_once(tmp_path):
     assert not twice.passed
     assert "re-run in the same kernel: cell 2: panic" in problems(twice), problems(twice)
     assert len(twice.cells) == 2, "the executed copy keeps the first pass"
+
+
+def test_dep_lines_name_each_dependency_once_whatever_the_spacing():
+    # The harness lets only one kernel at a time build a `:dep` line for the first time (concurrent first builds
+    # failed on a fresh machine); a line is known by its words, not its spacing.
+    from nbtools.runner import dep_lines
+
+    source = ':dep support = { path = "../support" }\n  :dep  rayon = "1"\nuse std::thread;\n// :dep not-a-dep\n'
+    assert dep_lines(source) == {':dep support = { path = "../support" }', ':dep rayon = "1"'}
+    assert dep_lines("let x = 1;") == set()

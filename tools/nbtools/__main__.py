@@ -53,7 +53,9 @@ def cmd_run(ns) -> int:
             status = "PASS" if result.passed else "FAIL"
             mutation = ""
             if result.checks and not ns.no_mutation:
-                mutation = f", {result.checks} checks fail without solution" if not result.mutation_problems else ""
+                if not result.mutation_problems:
+                    wrong = f" and on {result.wrongs} wrong answers" if result.wrongs else ""
+                    mutation = f", {result.checks} checks fail on the stub{wrong}"
                 if result.mutation_seconds:
                     mutation += f" ({result.mutation_seconds:.1f} s)"
             print(

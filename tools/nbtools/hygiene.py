@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 
-KNOWN_TAGS = {"raises-exception", "expect-panic", "setup", "exercise", "solution", "check", "nav", "toc"}
+KNOWN_TAGS = {"raises-exception", "expect-panic", "setup", "exercise", "solution", "check", "wrong", "nav", "toc"}
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 
 

@@ -130,6 +130,7 @@ class NotebookResult:
     mutation_problems: list[str] = dataclasses.field(default_factory=list)
     mutation_seconds: float = 0.0
     checks: int = 0
+    wrongs: int = 0  # wrong answers run against the checks
 
     @property
     def passed(self) -> bool:
@@ -369,21 +370,88 @@ def judge(results: list[CellResult]) -> list[str]:
     return problems
 
 
-def mutation_cells(nb) -> tuple[list[int], list[int]]:
-    """The cells of the mutation run (without solutions) and which of them are checks."""
+def exercise_groups(nb) -> list[dict]:
+    """Each ``exercise`` cell with the cells of its exercise: the ``solution``, ``check`` and ``wrong`` cells after it,
+    up to the next ``exercise`` cell. Lesson layout: stub, check, solution, wrong answers (raw cells)."""
+    groups: list[dict] = []
+    for i, cell in enumerate(nb.cells):
+        tags = tags_of(cell)
+        if "exercise" in tags and cell.cell_type == "code":
+            groups.append({"exercise": i, "solutions": [], "checks": [], "wrongs": [], "cells": []})
+        elif groups:
+            group = groups[-1]
+            if "solution" in tags:
+                group["solutions"].append(i)
+            elif "check" in tags:
+                group["checks"].append(i)
+            elif "wrong" in tags:
+                group["wrongs"].append(i)
+            elif cell.cell_type == "code":
+                group["cells"].append(i)
+    return groups
+
+
+def main_run_cells(nb) -> list[int]:
+    """The code cells of the main run, in order, except that each exercise's solution runs right after its stub
+    (in the notebook it stands after the check, so that Run All judges the learner's stub, never our solution)."""
+    moved: dict[int, list[int]] = {g["exercise"]: g["solutions"] for g in exercise_groups(nb)}
+    solutions = {i for s in moved.values() for i in s}
+    order: list[int] = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or i in solutions:
+            continue
+        order.append(i)
+        order += moved.get(i, [])
+    return order
+
+
+def mutation_runs(nb) -> list[tuple[str, list[int], list[int]]]:
+    """The runs that must fail: per exercise, the stub alone and the stub followed by each ``wrong`` answer.
+    Each is (label, cells, checks): the ``setup`` cells before the exercise, then the exercise's own code cells up to
+    its last check, without the solution."""
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    checks = [i for i in code if "check" in tags_of(nb.cells[i])]
-    if not checks:
-        return [], []
-    solutions = {i for i in code if "solution" in tags_of(nb.cells[i])}
     setup = [i for i in code if "setup" in tags_of(nb.cells[i])]
-    starts = [i for i in code if tags_of(nb.cells[i]) & {"exercise", "solution"}]
-    if setup and starts:
-        begin = min(starts)
-        cells = [i for i in setup if i < begin] + [i for i in code if begin <= i <= max(checks) and i not in solutions]
-    else:
-        cells = [i for i in code if i <= max(checks) and i not in solutions]
-    return cells, checks
+    runs = []
+    for g in exercise_groups(nb):
+        if not g["checks"]:
+            continue
+        begin, end = g["exercise"], max(g["checks"])
+        before = [i for i in setup if i < begin] if setup else [i for i in code if i < begin]
+        body = [i for i in code if begin < i <= end and i not in g["solutions"]]
+        runs.append(("the stub", before + [begin] + body, g["checks"]))
+        for w in g["wrongs"]:
+            runs.append((f"wrong answer (cell {w})", before + [begin, w] + body, g["checks"]))
+    return runs
+
+
+def judge_mutation(nb, path: Path, label: str, cells: list[int], checks: list[int], cell_timeout: float, setup_timeout: float) -> list[str]:
+    """Runs one mutation in a fresh kernel; every check must fail at run time (an assert or a panic, not a compile
+    error, not a hang)."""
+    problems = []
+    try:
+        m_results, m_kernel = execute(nb, path.parent.resolve(), cells, cell_timeout, setup_timeout)
+    except Exception as error:
+        return [f"with {label}: kernel: {error}"]
+    by_index = {r.index: r for r in m_results}
+    for i in cells:
+        r = by_index.get(i)
+        if r is not None and i not in checks and "wrong" in tags_of(nb.cells[i]) and r.error is not None:
+            problems.append(f"cell {i}: the wrong answer does not compile ({r.error}); a wrong answer must compile and fail the check at run time")
+    for i in checks:
+        r = by_index.get(i)
+        if r is None:
+            if not m_kernel:
+                problems.append(f"cell {i}: check was not reached with {label}")
+            continue
+        if not r.failed:
+            problems.append(f"cell {i}: check passes with {label} (it must fail)")
+        elif r.error is not None and not r.panicked and not r.timed_out:
+            problems.append(
+                f"cell {i}: with {label} the check does not compile or errors ({r.error}); "
+                "the check's asserts must be what fails (give the stub the solution's signatures)"
+            )
+    problems += [f"with {label}: {p}" for p in m_kernel if "timed out" in p]
+    return problems
 
 
 def run_notebook(
@@ -404,10 +472,11 @@ def run_notebook(
         result.executed = nb  # type: ignore[attr-defined]
         return result
     try:
-        results, kernel_problems = execute(nb, path.parent.resolve(), code + code if rerun else code, cell_timeout, setup_timeout)
+        order = main_run_cells(nb)
+        results, kernel_problems = execute(nb, path.parent.resolve(), order + order if rerun else order, cell_timeout, setup_timeout)
     except Exception as error:  # the kernel would not start: say why
         return NotebookResult(path, [], [f"kernel: {type(error).__name__}: {error}"], time.monotonic() - start)
-    results, second_pass = results[: len(code)], results[len(code) :]
+    results, second_pass = results[: len(order)], results[len(order) :]
     problems += judge(results) + [f"re-run in the same kernel: {p}" for p in judge(second_pass)] + kernel_problems
     problems = list(dict.fromkeys(problems))
     # Keep the outputs for the executed copy.
@@ -417,30 +486,19 @@ def run_notebook(
     result = NotebookResult(path, results, problems, time.monotonic() - start)
     result.executed = nb  # type: ignore[attr-defined]
 
-    cells, checks = mutation_cells(nb)
-    result.checks = len(checks)
-    if mutation and checks and not problems:
+    runs = mutation_runs(nb)
+    grouped = {i for g in exercise_groups(nb) for i in g["checks"]}
+    for i, cell in enumerate(nb.cells):
+        if "check" in tags_of(cell) and i not in grouped:
+            result.mutation_problems.append(
+                f"cell {i}: check without an exercise stub before it (tag exercise): nothing shows that it can fail"
+            )
+    result.checks = len({i for _, _, checks in runs for i in checks})
+    result.wrongs = sum(1 for label, _, _ in runs if label != "the stub")
+    if mutation and runs and not problems:
         m_start = time.monotonic()
-        try:
-            m_results, m_kernel = execute(nb, path.parent.resolve(), cells, cell_timeout, setup_timeout)
-        except Exception as error:
-            result.mutation_problems.append(f"mutation run: kernel: {error}")
-            m_results, m_kernel = [], []
-        by_index = {r.index: r for r in m_results}
-        for i in checks:
-            r = by_index.get(i)
-            if r is None:
-                if not m_kernel:
-                    result.mutation_problems.append(f"cell {i}: check was not reached without the solution")
-                continue
-            if not r.failed:
-                result.mutation_problems.append(f"cell {i}: check passes without its solution (it checks nothing)")
-            elif r.error is not None and not r.panicked:
-                result.mutation_problems.append(
-                    f"cell {i}: without the solution the check does not compile or errors ({r.error}); "
-                    "give the exercise a stub cell (tag exercise) that compiles, so that the check's asserts are what fail"
-                )
-        result.mutation_problems += [f"mutation run: {p}" for p in m_kernel if "timed out" in p]
+        for label, cells, checks in runs:
+            result.mutation_problems += judge_mutation(nb, path, label, cells, checks, cell_timeout, setup_timeout)
         result.mutation_seconds = time.monotonic() - m_start
     result.seconds = time.monotonic() - start
     return result

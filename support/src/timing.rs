@@ -216,6 +216,61 @@ pub fn cores() -> usize {
         .unwrap_or(1)
 }
 
+/// How much parallel CPU this machine gives **right now**: how many times faster a CPU-bound loop finishes when
+/// split over `threads` threads than on one (best of 5 short runs, about 0.1 s in all). On an idle 2-core machine
+/// `cpu_ceiling(2)` is close to 2.0; when another program keeps a core busy it drops towards 1.0. A timing chart
+/// prints it beside its own speedup, so that "2 threads: 1.1×" reads as "the machine was busy", not "threads do not
+/// help". `threads == 0` counts as 1.
+///
+/// ```
+/// let ceiling = support::timing::cpu_ceiling(2);
+/// assert!(ceiling > 0.0 && ceiling.is_finite());
+/// ```
+pub fn cpu_ceiling(threads: usize) -> f64 {
+    let threads = threads.max(1) as u64;
+    const WORK: u64 = 8_000_000;
+    let spin = |n: u64| {
+        (0..n).fold(0u64, |x, i| {
+            std::hint::black_box(x.wrapping_mul(31).wrapping_add(i))
+        })
+    };
+    let one = measure(5, || spin(WORK)).min().as_secs_f64();
+    let split = measure(5, || {
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(|| spin(WORK / threads));
+            }
+            spin(WORK / threads)
+        })
+    })
+    .min()
+    .as_secs_f64();
+    if split > 0.0 {
+        one / split
+    } else {
+        threads as f64
+    }
+}
+
+/// One line that says what a speedup measurement found, computed from this run's numbers: the speedup, the ceiling
+/// it is measured against, and what the gap means.
+///
+/// ```
+/// let line = support::timing::speedup_verdict("2 threads", 1.9, 1.95);
+/// assert!(line.starts_with("2 threads: 1.90× faster than 1 thread"), "{line}");
+/// assert!(support::timing::speedup_verdict("2 threads", 1.0, 1.9).contains("below"));
+/// ```
+pub fn speedup_verdict(label: &str, speedup: f64, ceiling: f64) -> String {
+    let judgement = if speedup >= 0.85 * ceiling {
+        "at the ceiling: the threads ran in parallel"
+    } else if ceiling < 1.3 {
+        "the ceiling itself is low: another program is using the cores, re-run on a quieter machine"
+    } else {
+        "well below the ceiling: something in the work serialises the threads (a lock, the GIL, a shared cache line)"
+    };
+    format!("{label}: {speedup:.2}× faster than 1 thread (ceiling right now: {ceiling:.2}×) — {judgement}")
+}
+
 /// A duration in the unit that reads best: `850 ns`, `12.3 µs`, `4.56 ms`, `1.23 s`.
 ///
 /// ```

@@ -7,8 +7,11 @@
         code(':dep support = { path = "../support" }', tags=["setup"]),
         code("let x: i32 = \\"a\\";", tags=["raises-exception"], slide="fragment"),
         code("fn solve() -> u64 { 0 }", tags=["exercise"]),
-        code("fn solve() -> u64 { 42 }", tags=["solution"]),   # source collapsed automatically
         code("assert_eq!(solve(), 42);", tags=["check"]),
+        md("**Stuck?** …", slide="skip"),
+        code("fn solve() -> u64 { 42 }", tags=["solution"]),   # source collapsed automatically
+        wrong("// WRONG: the answer to another question\nfn solve() -> u64 { 41 }"),
+        wrong("// WRONG: off by one the other way\nfn solve() -> u64 { 43 }"),
     ]
     write_notebook("notebooks/02_basic_threading.ipynb", cells, minutes=25)
 
@@ -59,6 +62,15 @@ def code(source: str, tags=(), slide: str = "-", timeout: float | None = None):
     if timeout is not None:
         meta["timeout"] = timeout
     return nbformat.v4.new_code_cell(source.strip("\n"), metadata=meta)
+
+
+def wrong(source: str):
+    """A plausible wrong answer to the exercise above it: a raw cell (Run All never runs it), tag ``wrong``, left
+    out of the slides, source collapsed. Its first line says what is wrong: ``// WRONG: …``. The harness runs it in
+    place of the solution and requires every check to fail at run time."""
+    meta = _meta(["wrong"], "skip")
+    meta["jupyter"] = {"source_hidden": True}
+    return nbformat.v4.new_raw_cell(source.strip("\n"), metadata=meta)
 
 
 def write_notebook(path, cells, minutes: int | None = None):

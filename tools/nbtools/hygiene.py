@@ -1,5 +1,10 @@
 """Notebooks are committed clean: valid nbformat 4, the Rust kernel named, no outputs or execution counts, known
-tags, slide metadata on every cell, and (lessons) an exercise with its solution and check."""
+tags, slide metadata on every cell, and (lessons) an exercise with its solution and check.
+
+Exercise shape (CONTRIBUTING.md, "lesson shape"): stub (``exercise``), ``check``, a "Stuck?" note, ``solution``
+(after every check of its exercise: Run All must judge the learner's stub, never ours), then at least
+``MIN_WRONG`` wrong answers: raw cells (Run All never runs them) tagged ``wrong``, slide type skip, source
+collapsed, whose first line ``// WRONG: …`` says what is wrong."""
 
 from __future__ import annotations
 
@@ -7,8 +12,49 @@ from pathlib import Path
 
 import nbformat
 
+from .runner import exercise_groups
+
 KNOWN_TAGS = {"raises-exception", "expect-panic", "setup", "exercise", "solution", "check", "wrong", "nav", "toc"}
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
+MIN_WRONG = 2  # wrong answers per exercise
+WRONG_MARK = "// WRONG:"
+
+
+def check_exercises(name: str, nb) -> list[str]:
+    """The exercise shape: solutions after their checks, wrong answers that are raw, tagged and say what is wrong."""
+    problems = []
+    groups = exercise_groups(nb)
+    in_group = {i for g in groups for i in g["wrongs"]}
+    for i, cell in enumerate(nb.cells):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        first = cell.source.lstrip().splitlines()[0].strip() if cell.source.strip() else ""
+        if "wrong" in tags:
+            if cell.cell_type != "raw":
+                problems.append(f"{name}: cell {i}: a wrong answer must be a raw cell (Run All would run a {cell.cell_type} cell)")
+            if not first.startswith(WRONG_MARK) or not first[len(WRONG_MARK):].strip():
+                problems.append(f"{name}: cell {i}: a wrong answer's first line must say what is wrong: `{WRONG_MARK} …`")
+            meta = cell.get("metadata", {})
+            if meta.get("slideshow", {}).get("slide_type") != "skip":
+                problems.append(f"{name}: cell {i}: a wrong answer must have slide type skip (never on a slide)")
+            if not meta.get("jupyter", {}).get("source_hidden"):
+                problems.append(f"{name}: cell {i}: a wrong answer must have its source collapsed (metadata.jupyter.source_hidden)")
+            if i not in in_group:
+                problems.append(f"{name}: cell {i}: a wrong answer with no exercise stub (tag exercise) above it")
+    for g in groups:
+        where = f"{name}: exercise at cell {g['exercise']}"
+        if g["checks"]:
+            early = [s for s in g["solutions"] if s < max(g["checks"])]
+            if early:
+                problems.append(
+                    f"{where}: solution cell {early[0]} stands before check cell {max(g['checks'])}: Run All would "
+                    "judge our solution instead of the learner's stub (order: stub, check, Stuck?, solution, wrong answers)"
+                )
+        if len(g["wrongs"]) < MIN_WRONG:
+            problems.append(
+                f"{where}: {len(g['wrongs'])} wrong answers, at least {MIN_WRONG} wanted (raw cells tagged wrong, "
+                f"first line `{WRONG_MARK} …`; nbtools.author.wrong)"
+            )
+    return problems
 
 
 def check(path: Path) -> list[str]:
@@ -48,6 +94,7 @@ def check(path: Path) -> list[str]:
             problems.append(f"{name}: cell {i}: tags {sorted(tags)} belong on code cells")
     if not name.startswith("00_") and not {"solution", "check"} <= tags_seen:
         problems.append(f"{name}: no exercise (cells tagged solution and check)")
+    problems += check_exercises(name, nb)
     return problems
 
 

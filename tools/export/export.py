@@ -31,8 +31,12 @@ notebooks use neither). Every page written is checked: a ``src`` or ``<link href
 that points off the machine fails the export. Links between notebooks (``02_basic_threading.ipynb``) are rewritten
 to the exported pages.
 
-``exercises`` writes learner copies: the cells tagged ``solution`` are removed, the exercise stubs (tag
-``exercise``) and the checks (tag ``check``) stay, outputs are cleared. build/exercises/ is self-contained: the
+Cells tagged ``wrong`` (plausible wrong answers, raw cells that only the harness runs against the checks) appear in
+none of the three: not in the pages, not in the decks, not in the learner copies.
+
+``exercises`` writes learner copies: the cells tagged ``solution`` are removed, and with each the "Stuck?" note
+just before it (a markdown cell starting with ``**Stuck?**``, which points at the solution), the exercise stubs
+(tag ``exercise``) and the checks (tag ``check``) stay, outputs are cleared. build/exercises/ is self-contained: the
 notebooks in notebooks/ (with the other files of notebooks/, e.g. the Python scripts lessons run), beside them a
 copy of the support crate and the workspace's Cargo.toml and Cargo.lock (so
 that the notebooks' ``:dep support = { path = "../support" }`` resolves), and a README for the learner.
@@ -114,6 +118,17 @@ def title_of(nb) -> str:
                 if line.startswith("# "):
                     return line[2:].strip()
     return ""
+
+
+def without_wrong_answers(nb):
+    """The notebook without its ``wrong`` cells (the harness's wrong answers are for the course's authors)."""
+    nb.cells = [c for c in nb.cells if "wrong" not in tags_of(c)]
+    return nb
+
+
+def is_stuck_note(cell) -> bool:
+    """The note before a solution that tells the learner where the solution is (CONTRIBUTING.md, lesson shape)."""
+    return cell.cell_type == "markdown" and cell.source.lstrip().startswith("**Stuck?**")
 
 
 def rewrite_links(nb, suffix: str):
@@ -259,7 +274,7 @@ def html_exporter():
 
 
 def export_html(nb, name: str, out: Path, ex=None) -> Path:
-    nb = nbformat.from_dict(nb)  # a copy
+    nb = without_wrong_answers(nbformat.from_dict(nb))  # a copy
     rewrite_links(nb, ".html")
     for cell in nb.cells:  # the teacher's notes get the class celltag_notes (styled in the template)
         if cell.get("metadata", {}).get("slideshow", {}).get("slide_type") == "notes":
@@ -325,8 +340,9 @@ def slides_exporter():
 
 
 def prepare_slides(nb):
-    """A copy for the deck: links to the other decks; a solution cell without its own slide type opens a sub-slide."""
-    nb = nbformat.from_dict(nb)
+    """A copy for the deck: no wrong answers; links to the other decks; a solution cell without its own slide type
+    opens a sub-slide."""
+    nb = without_wrong_answers(nbformat.from_dict(nb))
     rewrite_links(nb, ".slides.html")
     for cell in nb.cells:
         show = cell.metadata.setdefault("slideshow", {})
@@ -392,7 +408,8 @@ def cmd_slides(ns) -> int:
 LEARNER_README = """# {title} — exercises
 
 The course's lessons without the reference solutions. Each lesson ends with an exercise: a stub cell to complete
-and, below it, a check cell whose asserts fail until the stub is done right.
+and, below it, a check cell whose asserts fail until the stub is done right. Run the stub cell after each edit,
+then the check: it judges the code you wrote (Run All does the same, top to bottom).
 
 You need Rust (https://rustup.rs), Python with JupyterLab, and the evcxr Rust kernel:
 
@@ -405,11 +422,16 @@ this folder's layout as it is.
 
 
 def learner_copy(nb, name: str = "notebook"):
-    """The notebook without its solution cells and outputs. Raises ExportError when it would leave the learner a
-    check with nothing to edit."""
+    """The notebook without its solution cells (and the "Stuck?" note before each), wrong answers and outputs.
+    Raises ExportError when it would leave the learner a check with nothing to edit."""
     nb = nbformat.from_dict(nb)
-    cells = [c for c in nb.cells if "solution" not in tags_of(c)]
-    dropped = len(nb.cells) - len(cells)
+    wrongs = sum(1 for c in nb.cells if "wrong" in tags_of(c))
+    without_wrong_answers(nb)
+    solution_at = {i for i, c in enumerate(nb.cells) if "solution" in tags_of(c)}
+    cells = [c for i, c in enumerate(nb.cells)
+             if i not in solution_at and not (i + 1 in solution_at and is_stuck_note(c))]
+    dropped = len(solution_at)
+    notes = len(nb.cells) - len(cells) - dropped
     stubs = [c for c in cells if "exercise" in tags_of(c)]
     checks = [c for c in cells if "check" in tags_of(c)]
     if (dropped or checks) and not stubs:
@@ -419,7 +441,7 @@ def learner_copy(nb, name: str = "notebook"):
             c.outputs = []
             c.execution_count = None
     nb.cells = cells
-    return nb, {"solutions": dropped, "exercises": len(stubs), "checks": len(checks)}
+    return nb, {"solutions": dropped, "stuck_notes": notes, "wrongs": wrongs, "exercises": len(stubs), "checks": len(checks)}
 
 
 def cmd_exercises(ns) -> int:
@@ -429,15 +451,15 @@ def cmd_exercises(ns) -> int:
     if not ns.notebooks and nb_out.is_dir():
         shutil.rmtree(nb_out)  # no stale copies of renamed notebooks
     nb_out.mkdir(parents=True, exist_ok=True)
-    totals = {"solutions": 0, "exercises": 0, "checks": 0}
+    totals = {"solutions": 0, "stuck_notes": 0, "wrongs": 0, "exercises": 0, "checks": 0}
     for name in names:
         nb, info = learner_copy(nbformat.read(NOTEBOOKS / name, as_version=4), name)
         nbformat.write(nb, nb_out / name)
         for k in totals:
             totals[k] += info[k]
         if info["solutions"] or info["checks"]:
-            print(f"exercises: {name}: {info['solutions']} solution cells removed, "
-                  f"{info['exercises']} exercise stubs and {info['checks']} checks kept")
+            print(f"exercises: {name}: {info['solutions']} solution cells, {info['stuck_notes']} 'Stuck?' notes and "
+                  f"{info['wrongs']} wrong answers removed, {info['exercises']} exercise stubs and {info['checks']} checks kept")
     # What the notebooks use beside them (python/ scripts the lessons run, …), then what they load: support/ and the
     # workspace around it.
     shutil.copytree(NOTEBOOKS, nb_out, dirs_exist_ok=True,
@@ -446,7 +468,8 @@ def cmd_exercises(ns) -> int:
     for f in ("Cargo.toml", "Cargo.lock"):
         shutil.copy2(ROOT / f, out / f)
     (out / "README.md").write_text(LEARNER_README.format(title=COURSE_TITLE))
-    print(f"exercises: {len(names)} learner notebooks in {nb_out} ({totals['solutions']} solution cells removed, "
+    print(f"exercises: {len(names)} learner notebooks in {nb_out} ({totals['solutions']} solution cells and "
+          f"{totals['wrongs']} wrong answers removed, "
           f"{totals['exercises']} stubs, {totals['checks']} checks), with support/ beside them")
     return 0
 

@@ -1,5 +1,6 @@
 """The exports (tools/export/export.py): HTML and slides that load nothing from another machine, slide metadata
-and speaker notes honoured, learner copies without solutions whose checks still fail at run time."""
+and speaker notes honoured, learner copies without solutions whose checks still fail at run time; wrong answers in
+none of them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbtools.author import code, md, notes, write_notebook
+from nbtools.author import code, md, notes, wrong, write_notebook
 from nbtools.runner import run_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +39,11 @@ def lesson(tmp_path: Path, name="01_demo.ipynb") -> Path:
         md("A fragment.", slide="fragment"),
         md("## Exercise: add"),
         code("fn add(a: u32, b: u32) -> u32 { 0 }", tags=["exercise"]),
-        code("fn add(a: u32, b: u32) -> u32 { a + b }", tags=["solution"]),
         code("assert_eq!(add(2, 3), 5);", tags=["check"]),
+        md("**Stuck?** The solution is in the collapsed cell below.", slide="skip"),
+        code("fn add(a: u32, b: u32) -> u32 { a + b }", tags=["solution"]),
+        wrong("// WRONG: subtracts\nfn add(a: u32, b: u32) -> u32 { a.wrapping_sub(b) } // WRONG_ANSWER_ONE"),
+        wrong("// WRONG: multiplies\nfn add(a: u32, b: u32) -> u32 { a * b } // WRONG_ANSWER_TWO"),
     ]
     path = write_notebook(tmp_path / name, cells)
     nb = nbformat.read(path, as_version=4)
@@ -70,6 +74,8 @@ def test_html_page_is_offline_with_chart_links_and_notes(tmp_path):
     assert export.chart_count(page) == 1
     assert 'href="00_index.html"' in page and 'href="02_next.html"' in page and ".ipynb" not in page.split("<body")[1]
     assert "celltag_notes" in page  # the teacher's note is set apart
+    assert "WRONG_ANSWER" not in page and "subtracts" not in page  # wrong answers are for the harness only
+    assert "Stuck?" in page and "celltag_solution" in page  # the solution and its note stay in the pages
 
 
 def test_slides_follow_metadata_and_load_reveal_locally(tmp_path):
@@ -93,19 +99,27 @@ def test_slides_follow_metadata_and_load_reveal_locally(tmp_path):
     assert page.count("<section") - page.count("</section") == 0
     assert export.chart_count(page) == 1
     assert 'href="02_next.slides.html"' in page
-    solution = nbformat.from_dict(export.prepare_slides(nb)).cells[10]
-    assert solution.metadata.slideshow.slide_type == "subslide"
+    deck = nbformat.from_dict(export.prepare_slides(nb))
+    solution = deck.cells[12]
+    assert "solution" in solution.metadata.tags and solution.metadata.slideshow.slide_type == "subslide"
+    assert not [c for c in deck.cells if "wrong" in c.metadata.get("tags", [])]
+    assert "WRONG_ANSWER" not in page and "subtracts" not in page
+    # Even a wrong answer someone forgot to mark skip stays out of the deck.
+    nb.cells[13].metadata.slideshow.slide_type = "-"
+    assert "WRONG_ANSWER" not in export.export_slides(nb, "01_demo.ipynb", tmp_path).read_text()
 
 
-def test_learner_copy_drops_solutions_keeps_stub_and_check(tmp_path):
+def test_learner_copy_drops_solutions_stuck_notes_and_wrong_answers_keeps_stub_and_check(tmp_path):
     nb = lesson(tmp_path)
     copy, info = export.learner_copy(nb, "01_demo.ipynb")
     tags = [c.metadata.get("tags", []) for c in copy.cells]
-    assert info == {"solutions": 1, "exercises": 1, "checks": 1}
-    assert ["solution"] not in tags and ["exercise"] in tags and ["check"] in tags
-    assert len(copy.cells) == len(nb.cells) - 1
+    assert info == {"solutions": 1, "stuck_notes": 1, "wrongs": 2, "exercises": 1, "checks": 1}
+    assert ["solution"] not in tags and ["wrong"] not in tags and ["exercise"] in tags and ["check"] in tags
+    assert not [c for c in copy.cells if "Stuck?" in c.source or "WRONG" in c.source]
+    assert len(copy.cells) == len(nb.cells) - 4
+    assert copy.cells[-1].metadata.tags == ["check"]  # the lesson ends with the learner's check
     assert all(c.outputs == [] and c.execution_count is None for c in copy.cells if c.cell_type == "code")
-    assert len(nb.cells) == 12  # the original is untouched
+    assert len(nb.cells) == 15  # the original is untouched
 
 
 def test_learner_copy_without_stub_is_an_error(tmp_path):

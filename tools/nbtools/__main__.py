@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import os
 import sys
 from pathlib import Path
 
 import nbformat
 
 from . import hygiene, navigation
-from .runner import run_notebook
+from .runner import run_notebook, warm_up
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -42,9 +43,21 @@ def cmd_run(ns) -> int:
         print("0 passed, 0 failed")
         return 1
     out_dir = Path(ns.executed_dir) if ns.executed_dir else None
+    if ns.jobs > 1 and len(paths) > 1 and not ns.no_warm_up:
+        # Kernels at once on a fresh machine waited on cargo's package-cache lock and failed: fill what they share
+        # first, one build at a time.
+        problems = warm_up(paths, ns.setup_timeout)
+        for problem in problems:
+            print(f"    {problem}", flush=True)
+        if not problems and "CARGO_NET_OFFLINE" not in os.environ:
+            # Every crate the kernels need is downloaded and the index cached: their cargo needs no network, and
+            # resolves from the local cache (the versions the warm-up just chose), taking no download lock.
+            os.environ["CARGO_NET_OFFLINE"] = "true"
 
     def one(path: Path):
-        return run_notebook(path, ns.cell_timeout, ns.setup_timeout, mutation=not ns.no_mutation, rerun=ns.rerun)
+        return run_notebook(
+            path, ns.cell_timeout, ns.setup_timeout, mutation=not ns.no_mutation, rerun=ns.rerun, fresh_kernels=ns.fresh_kernels
+        )
 
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=ns.jobs) as pool:
@@ -105,7 +118,15 @@ def main(argv=None) -> int:
     run.add_argument("--setup-timeout", type=float, default=900, help="seconds for setup cells and the first code cell (default 900)")
     run.add_argument("--no-mutation", action="store_true", help="skip the mutation check of exercises")
     run.add_argument("--rerun", action="store_true", help="run every cell a second time in the same kernel")
+    run.add_argument(
+        "--fresh-kernels", action="store_true",
+        help="a fresh kernel for every mutation run (default: the main run's kernel, :clear before each run)",
+    )
     run.add_argument("--jobs", "-j", type=int, default=1, help="notebooks run at once (default 1)")
+    run.add_argument(
+        "--no-warm-up", action="store_true",
+        help="with --jobs > 1: skip building each distinct set of :dep lines once, serially, before the parallel runs",
+    )
     run.add_argument("--executed-dir", help="write executed copies (with outputs) here")
     run.set_defaults(func=cmd_run)
     hyg = sub.add_parser("hygiene", help="check notebooks are committed clean")

@@ -18,10 +18,16 @@ Cell tags (``metadata.tags``):
 ``setup``             cells the exercise needs (``:dep`` and ``use`` lines); run before the exercise in the
                       mutation check.
 ``exercise``          the exercise's stub that a learner edits; marks where the exercise begins.
-``solution``          the reference solution: removed in learner copies and in the mutation check.
-``check``             asserts on the exercise. Mutation check: in a fresh kernel, run the ``setup`` cells and the
-                      exercise without its ``solution`` cells; every ``check`` cell must then fail at run time (a
-                      check that compiles only with the solution, or passes without it, checks nothing).
+``check``             asserts on the exercise; stands right after the stub.
+``solution``          the reference solution; stands after the checks (so that Run All in JupyterLab judges the
+                      learner's stub, never ours), source collapsed; removed in learner copies. The main run runs
+                      it right after its stub (``main_run_cells``), so the checks pass on it there.
+``wrong``             a plausible wrong answer: a *raw* cell (Run All never runs it), first line ``// WRONG: …``.
+
+Mutation check (``mutation_runs``, ``mutation_check``): each exercise is run again without its solution — the
+``setup`` cells, the stub, the checks — and once more per ``wrong`` cell, with that cell right after the stub.
+Every ``check`` must then fail at run time (an assert or a panic): a check that passes, does not compile, or hangs
+is a problem, and so is a wrong answer or stub that fails by itself (a compile error shows nothing about the check).
 
 A cell may set ``metadata.timeout`` (seconds) to override the default timeout.
 """
@@ -57,6 +63,72 @@ _WARM_DEPS: set[str] = set()
 
 def dep_lines(source: str) -> set[str]:
     return {" ".join(line.split()) for line in source.splitlines() if line.strip().startswith(":dep")}
+
+
+WORKSPACE = Path(__file__).resolve().parents[2]  # the repository: its Cargo.toml names support with every feature
+
+
+def dependency_sets(paths: Iterable[Path]) -> list[tuple[Path, list[str], list[str]]]:
+    """Each distinct set of ``:dep`` lines a notebook loads, with the folder its kernel runs in: (folder, the lines
+    as written in notebook order, the notebooks). Notebooks whose kernels build the same dependencies share one."""
+    found: dict[tuple[Path, frozenset[str]], tuple[list[str], list[str]]] = {}
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        lines: list[str] = []
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                lines += [line.strip() for line in cell.source.splitlines() if line.strip().startswith(":dep")]
+        if lines:
+            key = (Path(path).parent.resolve(), frozenset(" ".join(line.split()) for line in lines))
+            found.setdefault(key, (list(dict.fromkeys(lines)), []))[1].append(Path(path).name)
+    return [(folder, lines, names) for (folder, _), (lines, names) in found.items()]
+
+
+def warm_up(paths: Iterable[Path], setup_timeout: float = 900, log=print) -> list[str]:
+    """Fills, once and one build at a time, what every kernel shares, so that notebooks run in parallel never wait
+    on each other's downloads: cargo's registry index and package cache (``cargo fetch`` on the workspace, which
+    names support with every feature), then evcxr's compilation cache (``:cache`` in tools/evcxr/init.evcxr): one
+    kernel builds each distinct set of ``:dep`` lines of the notebooks, with ``:clear`` between sets. The lines that
+    built are marked warm, so the first-build lock (``KernelSession.run``) lets kernels build them at once.
+    Returns problems (empty when all is warm)."""
+    import subprocess
+
+    problems: list[str] = []
+    start = time.monotonic()
+    if (WORKSPACE / "Cargo.toml").is_file():
+        fetched = subprocess.run(["cargo", "fetch", "--quiet"], cwd=WORKSPACE, capture_output=True, text=True)
+        if fetched.returncode != 0:
+            problems.append(f"warm-up: cargo fetch failed: {first_line(fetched.stderr)}")
+    fetch_seconds = time.monotonic() - start
+    sets = dependency_sets(paths)
+    built = 0
+    for folder in dict.fromkeys(f for f, _, _ in sets):
+        session = None
+        try:
+            session = KernelSession("rust", folder)
+            for i, (f, lines, names) in enumerate(x for x in sets if x[0] == folder):
+                if i:
+                    session.run(-1, ":clear", set(), setup_timeout)
+                # A cell with code after the :dep lines: evcxr builds the dependencies to compile it.
+                r = session._run(-1, "\n".join(lines) + "\nlet _warm_up = 0;", set(), setup_timeout)
+                if r.failed:
+                    problems.append(f"warm-up: building {' '.join(lines)} (for {', '.join(names)}): {r.failure_summary()}")
+                    if session.dead:
+                        break
+                else:
+                    built += 1
+                    _WARM_DEPS.update(" ".join(line.split()) for line in lines)
+        except Exception as error:
+            problems.append(f"warm-up: kernel in {folder}: {type(error).__name__}: {error}")
+        finally:
+            if session is not None and not session.dead:
+                session.close()
+    log(
+        f"warm-up: cargo fetch {fetch_seconds:.0f} s; {built} of {len(sets)} dependency sets built once, one at a "
+        f"time ({time.monotonic() - start - fetch_seconds:.0f} s)",
+        flush=True,
+    )
+    return problems
 
 
 @dataclasses.dataclass
@@ -131,6 +203,7 @@ class NotebookResult:
     mutation_seconds: float = 0.0
     checks: int = 0
     wrongs: int = 0  # wrong answers run against the checks
+    mutation_kernels: int = 0  # kernels the mutation check started (0: it ran in the main run's kernel)
 
     @property
     def passed(self) -> bool:
@@ -164,6 +237,7 @@ class KernelSession:
         self.dead = False
 
     def close(self):
+        self.dead = True  # no more cells
         try:
             self.kc.stop_channels()
         finally:
@@ -313,6 +387,36 @@ def default_timeout(cell, tags: set[str], is_first_code_cell: bool, cell_timeout
     return cell_timeout
 
 
+def run_cells(
+    session: KernelSession, nb, cells: Iterable[int], cell_timeout: float, setup_timeout: float, first: bool = True
+) -> tuple[list[CellResult], list[str]]:
+    """Runs the given cells (indices into nb.cells) in the session, then waits for late output. ``first``: the first
+    cell is the kernel's first (it builds the dependencies: the setup timeout)."""
+    results: list[CellResult] = []
+    problems: list[str] = []
+    for i in cells:
+        cell = nb.cells[i]
+        tags = tags_of(cell)
+        timeout = default_timeout(cell, tags, first, cell_timeout, setup_timeout)
+        first = False
+        result = session.run(i, cell.source, tags, timeout)
+        results.append(result)
+        if session.dead:
+            problems.append(f"cell {i}: {result.failure_summary()}; kernel stopped, remaining cells not run")
+            break
+        if tags & {"raises-exception", "expect-panic"}:
+            # Let panic text from this cell's threads arrive now, so that it is charged to this cell.
+            session.drain(result, AFTER_TAGGED_CELL_SECONDS)
+    if not session.dead:
+        # Late output after the last cell: a detached thread's panic arrives here.
+        session.drain(results[-1] if results else None, AFTER_NOTEBOOK_SECONDS)
+    return results, problems
+
+
+def start_session(nb, cwd: Path, kernel_name: str | None = None) -> KernelSession:
+    return KernelSession(kernel_name or nb.metadata.get("kernelspec", {}).get("name", "rust"), cwd)
+
+
 def execute(
     nb,
     cwd: Path,
@@ -322,32 +426,12 @@ def execute(
     kernel_name: str | None = None,
 ) -> tuple[list[CellResult], list[str]]:
     """Runs the given cells (indices into nb.cells) in one fresh kernel. Returns results and kernel problems."""
-    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name", "rust")
-    results: list[CellResult] = []
-    problems: list[str] = []
-    session = KernelSession(name, cwd)
+    session = start_session(nb, cwd, kernel_name)
     try:
-        first = True
-        for i in cells:
-            cell = nb.cells[i]
-            tags = tags_of(cell)
-            timeout = default_timeout(cell, tags, first, cell_timeout, setup_timeout)
-            first = False
-            result = session.run(i, cell.source, tags, timeout)
-            results.append(result)
-            if session.dead:
-                problems.append(f"cell {i}: {result.failure_summary()}; kernel stopped, remaining cells not run")
-                break
-            if tags & {"raises-exception", "expect-panic"}:
-                # Let panic text from this cell's threads arrive now, so that it is charged to this cell.
-                session.drain(result, AFTER_TAGGED_CELL_SECONDS)
-        if not session.dead:
-            # Late output after the last cell: a detached thread's panic arrives here.
-            session.drain(results[-1] if results else None, AFTER_NOTEBOOK_SECONDS)
+        return run_cells(session, nb, cells, cell_timeout, setup_timeout)
     finally:
         if not session.dead:
             session.close()
-    return results, problems
 
 
 def judge(results: list[CellResult]) -> list[str]:
@@ -424,40 +508,98 @@ def mutation_runs(nb) -> list[tuple[str, list[int], list[int]]]:
     return runs
 
 
-def judge_mutation(nb, path: Path, label: str, cells: list[int], checks: list[int], cell_timeout: float, setup_timeout: float) -> list[str]:
-    """Runs one mutation in a fresh kernel; every check must fail at run time (an assert or a panic, not a compile
-    error, not a hang)."""
+def judge_mutation(nb, label: str, cells: list[int], checks: list[int], results: list[CellResult], kernel: list[str]) -> list[str]:
+    """The verdict on one mutation run: the stub and the wrong answer compile and run; every check fails at run time
+    (an assert or a panic, not a compile error, not a hang)."""
     problems = []
-    try:
-        m_results, m_kernel = execute(nb, path.parent.resolve(), cells, cell_timeout, setup_timeout)
-    except Exception as error:
-        return [f"with {label}: kernel: {error}"]
-    by_index = {r.index: r for r in m_results}
+    by_index = {r.index: r for r in results}
     for i in cells:
         r = by_index.get(i)
-        if r is not None and i not in checks and "wrong" in tags_of(nb.cells[i]) and r.error is not None:
-            problems.append(f"cell {i}: the wrong answer does not compile ({r.error}); a wrong answer must compile and fail the check at run time")
+        if r is None or i in checks or not r.failed:
+            continue
+        tags = tags_of(nb.cells[i])
+        if "wrong" in tags:
+            problems.append(
+                f"cell {i}: the wrong answer fails by itself ({r.failure_summary()}); a wrong answer must compile and "
+                "fail the check at run time"
+            )
+        elif "exercise" in tags:
+            problems.append(f"cell {i}: with {label}, the exercise stub fails by itself ({r.failure_summary()}); it must compile and run")
     for i in checks:
         r = by_index.get(i)
         if r is None:
-            if not m_kernel:
-                problems.append(f"cell {i}: check was not reached with {label}")
-            continue
-        if not r.failed:
+            problems.append(f"cell {i}: check was not reached with {label}")
+        elif not r.failed:
             problems.append(f"cell {i}: check passes with {label} (it must fail)")
-        elif r.error is not None and not r.panicked and not r.timed_out:
+        elif r.timed_out:
+            problems.append(
+                f"cell {i}: with {label} the check hangs ({r.failure_summary()}); give every wait a timeout that turns "
+                "into a panic"
+            )
+        elif r.error is not None and not r.panicked:
             problems.append(
                 f"cell {i}: with {label} the check does not compile or errors ({r.error}); "
                 "the check's asserts must be what fails (give the stub the solution's signatures)"
             )
-    problems += [f"with {label}: {p}" for p in m_kernel if "timed out" in p]
+    problems += [f"with {label}: {p}" for p in kernel if not any(p.startswith(f"cell {i}:") for i in checks)]
     return problems
 
 
+def mutation_check(
+    nb, path: Path, cell_timeout: float, setup_timeout: float, session: KernelSession | None = None, fresh: bool = False
+) -> tuple[list[str], int]:
+    """Runs every mutation (``mutation_runs``) and judges it. Returns (problems, kernels started).
+
+    The runs share one kernel (``session`` when given, e.g. the main run's, else one started here): before each run
+    but the first, ``:clear`` gives evcxr a new child process — the one that runs the code, with all its statics,
+    threads and variables — and forgets every definition and ``:dep``; the run then repeats the setup cells. What
+    stays is the kernel's build folder (the compiled dependencies: a cache, not state the code can see) and files
+    the code wrote, as with fresh kernels run one after another. A run whose kernel dies or times out is judged on
+    what it did; the next run starts a fresh kernel. ``fresh``: a fresh kernel for every run (slower; for comparison)."""
+    problems: list[str] = []
+    started = 0
+    cwd = path.parent.resolve()
+    owned: list[KernelSession] = []
+    try:
+        for label, cells, checks in mutation_runs(nb):
+            first = False
+            if session is not None and not session.dead and not fresh:
+                cleared = session.run(-1, ":clear", set(), setup_timeout)
+                if cleared.failed or session.dead:
+                    if not session.dead:
+                        session.close()
+                    session = None
+            if session is None or session.dead or fresh:
+                if session is not None and session in owned:
+                    session.close()
+                try:
+                    session = start_session(nb, cwd)
+                except Exception as error:
+                    problems.append(f"with {label}: kernel: {type(error).__name__}: {error}")
+                    session = None
+                    continue
+                owned.append(session)
+                started += 1
+                first = True
+            results, kernel = run_cells(session, nb, cells, cell_timeout, setup_timeout, first=first)
+            problems += judge_mutation(nb, label, cells, checks, results, kernel)
+    finally:
+        for owned_session in owned:
+            if not owned_session.dead:
+                owned_session.close()
+    return problems, started
+
+
 def run_notebook(
-    path: Path, cell_timeout: float = 120, setup_timeout: float = 600, mutation: bool = True, rerun: bool = False
+    path: Path,
+    cell_timeout: float = 120,
+    setup_timeout: float = 600,
+    mutation: bool = True,
+    rerun: bool = False,
+    fresh_kernels: bool = False,
 ) -> NotebookResult:
-    """Runs a notebook in a fresh kernel and judges every cell; then the mutation check of its exercises.
+    """Runs a notebook in a fresh kernel and judges every cell; then the mutation check of its exercises, in the
+    same kernel after ``:clear`` (``mutation_check``; ``fresh_kernels``: a fresh kernel per mutation run).
 
     ``rerun``: after the last cell, run every code cell once more in the same kernel, as a learner does with
     "Run All" twice — a cell that works only once (a ``OnceLock`` set twice, a file created twice) fails then.
@@ -472,33 +614,43 @@ def run_notebook(
         result.executed = nb  # type: ignore[attr-defined]
         return result
     try:
-        order = main_run_cells(nb)
-        results, kernel_problems = execute(nb, path.parent.resolve(), order + order if rerun else order, cell_timeout, setup_timeout)
+        session = start_session(nb, path.parent.resolve())
     except Exception as error:  # the kernel would not start: say why
         return NotebookResult(path, [], [f"kernel: {type(error).__name__}: {error}"], time.monotonic() - start)
-    results, second_pass = results[: len(order)], results[len(order) :]
-    problems += judge(results) + [f"re-run in the same kernel: {p}" for p in judge(second_pass)] + kernel_problems
-    problems = list(dict.fromkeys(problems))
-    # Keep the outputs for the executed copy.
-    for r in results:
-        nb.cells[r.index].outputs = r.outputs
-        nb.cells[r.index].execution_count = r.execution_count
-    result = NotebookResult(path, results, problems, time.monotonic() - start)
-    result.executed = nb  # type: ignore[attr-defined]
+    try:
+        order = main_run_cells(nb)
+        try:
+            results, kernel_problems = run_cells(session, nb, order + order if rerun else order, cell_timeout, setup_timeout)
+        except Exception as error:  # the kernel client failed: say why
+            return NotebookResult(path, [], [f"kernel: {type(error).__name__}: {error}"], time.monotonic() - start)
+        results, second_pass = results[: len(order)], results[len(order) :]
+        problems += judge(results) + [f"re-run in the same kernel: {p}" for p in judge(second_pass)] + kernel_problems
+        problems = list(dict.fromkeys(problems))
+        # Keep the outputs for the executed copy.
+        for r in results:
+            nb.cells[r.index].outputs = r.outputs
+            nb.cells[r.index].execution_count = r.execution_count
+        result = NotebookResult(path, results, problems, time.monotonic() - start)
+        result.executed = nb  # type: ignore[attr-defined]
 
-    runs = mutation_runs(nb)
-    grouped = {i for g in exercise_groups(nb) for i in g["checks"]}
-    for i, cell in enumerate(nb.cells):
-        if "check" in tags_of(cell) and i not in grouped:
-            result.mutation_problems.append(
-                f"cell {i}: check without an exercise stub before it (tag exercise): nothing shows that it can fail"
+        runs = mutation_runs(nb)
+        grouped = {i for g in exercise_groups(nb) for i in g["checks"]}
+        for i, cell in enumerate(nb.cells):
+            if "check" in tags_of(cell) and i not in grouped:
+                result.mutation_problems.append(
+                    f"cell {i}: check without an exercise stub before it (tag exercise): nothing shows that it can fail"
+                )
+        result.checks = len({i for _, _, checks in runs for i in checks})
+        result.wrongs = sum(1 for label, _, _ in runs if label != "the stub")
+        if mutation and runs and not problems:
+            m_start = time.monotonic()
+            found, result.mutation_kernels = mutation_check(
+                nb, path, cell_timeout, setup_timeout, session=None if fresh_kernels else session, fresh=fresh_kernels
             )
-    result.checks = len({i for _, _, checks in runs for i in checks})
-    result.wrongs = sum(1 for label, _, _ in runs if label != "the stub")
-    if mutation and runs and not problems:
-        m_start = time.monotonic()
-        for label, cells, checks in runs:
-            result.mutation_problems += judge_mutation(nb, path, label, cells, checks, cell_timeout, setup_timeout)
-        result.mutation_seconds = time.monotonic() - m_start
+            result.mutation_problems += found
+            result.mutation_seconds = time.monotonic() - m_start
+    finally:
+        if not session.dead:
+            session.close()
     result.seconds = time.monotonic() - start
     return result

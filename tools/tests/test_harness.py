@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from nbtools.author import code, md, write_notebook
-from nbtools.runner import run_notebook
+from nbtools.author import code, md, wrong, write_notebook
+from nbtools.runner import main_run_cells, mutation_runs, run_notebook
 
 SLEEP_THEN_PANIC = (
     "std::thread::spawn(|| { std::thread::sleep(std::time::Duration::from_millis(1500)); panic!(\"late boom\"); });"
@@ -104,22 +104,88 @@ def test_expect_panic_requires_panic_text(tmp_path):
     assert "printed no panic" in problems(r)
 
 
-EXERCISE = [
-    code("fn add(a: u32, b: u32) -> u32 { 0 }", tags=["exercise"]),
-    code("fn add(a: u32, b: u32) -> u32 { a + b }", tags=["solution"]),
-]
+STUB = code("fn add(a: u32, b: u32) -> u32 { 0 }", tags=["exercise"])
+SOLUTION = code("fn add(a: u32, b: u32) -> u32 { a + b }", tags=["solution"])
+CHECK = code("assert_eq!(add(2, 3), 5);", tags=["check"])
+SUBTRACTS = wrong("// WRONG: subtracts\nfn add(a: u32, b: u32) -> u32 { a.wrapping_sub(b) }")
+MULTIPLIES = wrong("// WRONG: multiplies\nfn add(a: u32, b: u32) -> u32 { a * b }")
 
 
-def test_check_that_fails_without_solution_passes(tmp_path):
-    r = run(tmp_path, [code("use std::thread;", tags=["setup"]), *EXERCISE, code("assert_eq!(add(2, 3), 5);", tags=["check"])])
+def exercise(check=CHECK, wrongs=(SUBTRACTS, MULTIPLIES), setup="use std::thread;"):
+    """The lesson shape: setup, stub, check, "Stuck?", solution (after the check), wrong answers (raw cells)."""
+    return [code(setup, tags=["setup"]), STUB, check, md("**Stuck?**", slide="skip"), SOLUTION, *wrongs]
+
+
+def test_check_that_fails_on_the_stub_and_the_wrong_answers_passes(tmp_path):
+    # The solution stands after the check in the notebook (Run All judges the learner's stub); the main run runs it
+    # right after the stub, so the check passes there; every mutation run fails at run time.
+    r = run(tmp_path, exercise())
     assert r.passed, problems(r)
-    assert r.checks == 1
+    assert (r.checks, r.wrongs) == (1, 2)
+    check = [c for c in r.cells if "check" in c.tags][0]
+    assert not check.failed and [c.index for c in r.cells] == [1, 2, 5, 3]  # setup, stub, solution, check
+    assert r.mutation_kernels == 0, "the mutation runs share the main run's kernel (:clear between them)"
+
+
+def test_main_run_order_and_mutation_runs():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [md("# t"), *exercise(), code("let after = 1;")]
+    assert main_run_cells(nb) == [1, 2, 5, 3, 8]
+    assert mutation_runs(nb) == [
+        ("the stub", [1, 2, 3], [3]),
+        ("wrong answer (cell 6)", [1, 2, 6, 3], [3]),
+        ("wrong answer (cell 7)", [1, 2, 7, 3], [3]),
+    ]
 
 
 def test_check_that_passes_without_its_solution_is_caught(tmp_path):
-    r = run(tmp_path, [code("use std::thread;", tags=["setup"]), *EXERCISE, code("assert!(add(2, 3) >= 0);", tags=["check"])])
+    r = run(tmp_path, exercise(check=code("assert!(add(2, 3) >= 0);", tags=["check"])))
     assert not r.passed
     assert "passes with the stub" in problems(r)
+
+
+# The stub sets an environment variable of the process that runs the code when it is called (by the check); this
+# "wrong" answer is right unless it sees that variable. Each mutation run must start in a new process: then the
+# check passes on it, and the harness must say so. Were the stub run's state still there, the check would fail on
+# it and the harness would wrongly count the wrong answer as caught.
+LEAKY_STUB = code('fn add(a: u32, b: u32) -> u32 { unsafe { std::env::set_var("NBTOOLS_LEAK", "1") }; 0 }', tags=["exercise"])
+RIGHT_UNLESS_LEAKED = wrong(
+    "// WRONG: right after all, unless state leaked from an earlier run\n"
+    'fn add(a: u32, b: u32) -> u32 { assert!(std::env::var("NBTOOLS_LEAK").is_err(), "state leaked"); a + b }'
+)
+
+
+@pytest.mark.parametrize("fresh_kernels", [False, True])
+def test_wrong_answer_that_passes_the_check_is_caught_and_runs_share_no_state(tmp_path, fresh_kernels):
+    cells = exercise(wrongs=(SUBTRACTS, RIGHT_UNLESS_LEAKED))
+    cells[1] = LEAKY_STUB
+    r = run(tmp_path, cells, fresh_kernels=fresh_kernels)
+    assert not r.passed
+    found = problems(r)
+    assert "cell 3: check passes with wrong answer (cell 7)" in found, found
+    assert "cell 6" not in found and "stub" not in found, found  # the stub and the other wrong answer are caught
+    assert r.mutation_kernels == (3 if fresh_kernels else 0)
+
+
+def test_wrong_answer_that_does_not_compile_is_reported(tmp_path):
+    typo = wrong('// WRONG: does not compile\nfn add(a: u32, b: u32) -> u32 { a + "b" }')
+    r = run(tmp_path, exercise(wrongs=(SUBTRACTS, typo)))
+    assert not r.passed
+    found = problems(r)
+    assert "cell 7: the wrong answer fails by itself" in found and "must compile and fail the check at run time" in found
+    assert "cell 6" not in found
+
+
+def test_check_that_hangs_on_a_wrong_answer_is_reported_and_the_next_run_gets_a_fresh_kernel(tmp_path):
+    forever = wrong("// WRONG: never returns\nfn add(a: u32, b: u32) -> u32 { loop { std::thread::sleep(std::time::Duration::from_millis(50)); } }")
+    r = run(tmp_path, exercise(wrongs=(forever, SUBTRACTS)), cell_timeout=15)
+    assert not r.passed
+    found = problems(r)
+    assert "cell 3: with wrong answer (cell 6) the check hangs" in found, found
+    assert "cell 7" not in found, found  # judged in a fresh kernel, where it fails as it should
+    assert r.mutation_kernels == 1
 
 
 def test_check_that_only_compiles_with_the_solution_is_caught(tmp_path):

@@ -235,3 +235,20 @@ def test_dep_lines_name_each_dependency_once_whatever_the_spacing():
     source = ':dep support = { path = "../support" }\n  :dep  rayon = "1"\nuse std::thread;\n// :dep not-a-dep\n'
     assert dep_lines(source) == {':dep support = { path = "../support" }', ':dep rayon = "1"'}
     assert dep_lines("let x = 1;") == set()
+
+
+def test_dependency_sets_name_each_set_of_dep_lines_once(tmp_path):
+    # The warm-up before parallel runs builds each distinct set once, in one kernel, one set after another.
+    from nbtools.runner import dependency_sets
+
+    support = ':dep support = { path = "../support" }'
+    write_notebook(tmp_path / "a.ipynb", [code(support + "\nuse std::thread;"), code(':dep rayon = "1"')])
+    write_notebook(tmp_path / "b.ipynb", [code(':dep  rayon = "1"\n' + support)])  # same set, other order and spacing
+    write_notebook(tmp_path / "c.ipynb", [code(support)])
+    write_notebook(tmp_path / "d.ipynb", [code("let no_deps = 1;")])
+    sets = dependency_sets(sorted(tmp_path.glob("*.ipynb")))
+    assert [(lines, names) for _, lines, names in sets] == [
+        ([support, ':dep rayon = "1"'], ["a.ipynb", "b.ipynb"]),
+        ([support], ["c.ipynb"]),
+    ]
+    assert all(folder == tmp_path.resolve() for folder, _, _ in sets)

@@ -259,12 +259,15 @@ pub fn cpu_ceiling(threads: usize) -> f64 {
 /// let line = support::timing::speedup_verdict("2 threads", 1.9, 1.95);
 /// assert!(line.starts_with("2 threads: 1.90× faster than 1 thread"), "{line}");
 /// assert!(support::timing::speedup_verdict("2 threads", 1.0, 1.9).contains("below"));
+/// // A busy machine: 1.0× says nothing about the threads when the ceiling itself is about 1×.
+/// assert!(support::timing::speedup_verdict("2 threads", 1.0, 1.05).contains("ceiling itself is low"));
 /// ```
 pub fn speedup_verdict(label: &str, speedup: f64, ceiling: f64) -> String {
-    let judgement = if speedup >= 0.85 * ceiling {
-        "at the ceiling: the threads ran in parallel"
-    } else if ceiling < 1.3 {
+    // A low ceiling first: with no spare core to win, "at the ceiling" would say nothing about the threads.
+    let judgement = if ceiling < 1.3 {
         "the ceiling itself is low: another program is using the cores, re-run on a quieter machine"
+    } else if speedup >= 0.85 * ceiling {
+        "at the ceiling: the threads ran in parallel"
     } else {
         "well below the ceiling: something in the work serialises the threads (a lock, the GIL, a shared cache line)"
     };

@@ -76,7 +76,7 @@ run: setup
 	$(NBTOOLS) run --cell-timeout $(CELL_TIMEOUT) --jobs $(JOBS) --executed-dir build/executed $(if $(RERUN),--rerun) $(NB)
 
 # The end-to-end test in a real browser (tools/export/browser_test.py). After test-notebooks it reuses
-# build/executed/01_….ipynb; run alone, it runs that notebook first when its executed copy is stale.
+# build/executed/02_….ipynb; run alone, it runs that notebook first when its executed copy is stale.
 browser-test: setup-browser
 	$(EXPORT)/browser_test.py
 

@@ -8,8 +8,12 @@
 // Checks, each reported as "ok ..." or "FAIL ...", then "N passed, N failed":
 //   lab     JupyterLab opens the notebook; Run → Run All Cells (the menu, as a person does) runs every code cell to a
 //           finished prompt [n] and the kernel goes idle; no cell shows an error or panic text except the cells
-//           tagged raises-exception / expect-panic (and those tagged raises-exception do show their error); the
-//           notebook's SVG charts are drawn; screenshot lab.png (left sidebar closed, a chart in view).
+//           tagged raises-exception / expect-panic (and those tagged raises-exception do show their error) and
+//           the checks; the notebook's SVG charts are drawn; screenshot lab.png (left sidebar closed, a chart in view).
+//   lab: Run All judges the stub   every check cell (tag check) shows a run-time failure — panic text from its
+//           asserts, no compile error — and not its success line: Run All ran the learner's stub, then the check,
+//           and only then the reference solution, which stands below the check; the solution cells did run (their
+//           [n] is higher than the check's), and the wrong answers (raw cells) were not run.
 //   html    the exported page loads nothing from another machine, and draws all the notebook's SVG charts; html.png.
 //   slides  the deck loads nothing from another machine; reveal.js starts with no page error; one slide per
 //           slide/subslide cell; the speaker notes are the notes cells (Reveal.getSlideNotes on the slide, and the
@@ -181,10 +185,29 @@ async function lab() {
   const unfinished = [];
   const bad = [];
   const silent = [];
+  const judged = []; // checks that failed at run time on the stub
+  const misjudged = [];
+  let lastCheckCount = -1;
   saved.cells.forEach((c, i) => {
     if (c.cell_type !== "code") return;
     if (c.execution_count == null) unfinished.push(i);
     const tags = c.metadata?.tags || [];
+    if (tags.includes("check")) {
+      // The stub is what Run All checked: the check's asserts fail at run time (panic text, no error output).
+      const out = c.outputs.map(text).join("\n");
+      const errors = c.outputs.filter((o) => o.output_type === "error");
+      if (errors.length) misjudged.push(`cell ${i}: the check did not compile or errored: ${text(errors[0]).replace(/\s+/g, " ").slice(0, 160)}`);
+      else if (!PANIC_RE.test(out)) misjudged.push(`cell ${i}: the check passed on Run All — it judged the solution, not the stub: ${out.replace(/\s+/g, " ").slice(0, 160)}`);
+      else {
+        const line = out.split("\n").find((l) => PANIC_RE.test(l)) || "";
+        const why = out.split("\n")[out.split("\n").indexOf(line) + 1] || "";
+        judged.push(`cell ${i}: ${(line + " " + why).replace(/\s+/g, " ").trim().slice(0, 140)}`);
+      }
+      lastCheckCount = Math.max(lastCheckCount, c.execution_count ?? -1);
+      return;
+    }
+    if (tags.includes("solution") && c.execution_count != null && c.execution_count < lastCheckCount)
+      misjudged.push(`cell ${i}: the solution ran before its check`);
     if (tags.includes("raises-exception")) {
       if (!c.outputs.some((o) => o.output_type === "error")) silent.push(i);
       return;
@@ -199,7 +222,12 @@ async function lab() {
   const nRaises = cfg.cells.filter((c) => c.tags.includes("raises-exception")).length;
   if (bad.length) fail("lab: no errors", bad.join("\n     "));
   else if (silent.length) fail("lab: no errors", `cells tagged raises-exception show no error: ${silent.join(", ")}`);
-  else ok("lab: no errors", `no error or panic output; the ${nRaises} cells tagged raises-exception show their error`);
+  else ok("lab: no errors", `no error or panic output but in the checks; the ${nRaises} cells tagged raises-exception show their error`);
+  const nChecks = cfg.cells.filter((c) => c.tags.includes("check")).length;
+  const ranWrong = saved.cells.filter((c) => (c.metadata?.tags || []).includes("wrong") && c.cell_type !== "raw").length;
+  if (!nChecks) fail("lab: Run All judges the stub", "the notebook has no check cell");
+  else if (misjudged.length || ranWrong) fail("lab: Run All judges the stub", [...misjudged, ...(ranWrong ? [`${ranWrong} wrong answers are not raw cells`] : [])].join("\n     "));
+  else ok("lab: Run All judges the stub", `${judged.length} check(s) failed on the stub at run time, the solution ran after: ${judged.join("; ")}`);
 
   // The SVG charts, decoded and drawn.
   const charts = page.locator(`${ACTIVE} .jp-RenderedSVG img, ${ACTIVE} .jp-RenderedSVG svg`);

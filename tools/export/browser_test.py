@@ -1,6 +1,6 @@
 """End-to-end test in a real browser: JupyterLab, an exported HTML page and a slide deck, in Debian's Chromium.
 
-    python tools/export/browser_test.py [--notebook 01_gil_and_true_parallelism.ipynb] [--out build/browser-test]
+    python tools/export/browser_test.py [--notebook 02_basic_threading.ipynb] [--out build/browser-test]
 
 Run by `make browser-test` (and `make test`, after the notebooks ran). What it does:
 
@@ -162,7 +162,8 @@ def ensure_executed(name: str, executed: Path) -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--notebook", default="01_gil_and_true_parallelism.ipynb")
+    # A short lesson with a chart and an exercise: Run All in JupyterLab must judge the learner's stub.
+    ap.add_argument("--notebook", default="02_basic_threading.ipynb")
     ap.add_argument("--out", default=str(ROOT / "build" / "browser-test"))
     ap.add_argument("--executed", default=str(ROOT / "build" / "executed"))
     ap.add_argument("--run-timeout", type=float, default=420, help="seconds for Run All Cells (kernel start, :dep compile)")

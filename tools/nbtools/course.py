@@ -32,6 +32,9 @@ LESSONS: list[Lesson] = [
     Lesson("13_producer_consumer", "App: producer–consumer", "producer–consumer with a queue"),
     Lesson("14_thread_local_db", "App: thread-local database connections", "thread-local DB connections"),
     Lesson("15_parallel_execution", "Parallel execution", "splitting work across threads"),
+    Lesson("16_atomics_and_memory_ordering", "Atomics and memory ordering", "what the GIL hides: shared counters, flags"),
+    Lesson("17_deadlocks", "Deadlocks", "two locks, two orders; faulthandler"),
+    Lesson("18_threads_vs_async", "Threads vs async", "asyncio vs threading"),
 ]
 
 INDEX = "00_index"

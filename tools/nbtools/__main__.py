@@ -14,13 +14,17 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import queue
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from . import hygiene, navigation
-from .runner import run_notebook, warm_up
+from . import runner
+from .runner import evcxr_cache_slots, run_notebook, warm_up
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -43,6 +47,10 @@ def cmd_run(ns) -> int:
         print("0 passed, 0 failed")
         return 1
     out_dir = Path(ns.executed_dir) if ns.executed_dir else None
+    slots: queue.Queue = queue.Queue()
+    for env in [{}] * ns.jobs:
+        slots.put(env)
+    scratch = None
     if ns.jobs > 1 and len(paths) > 1 and not ns.no_warm_up:
         # Kernels at once on a fresh machine waited on cargo's package-cache lock and failed: fill what they share
         # first, one build at a time.
@@ -53,39 +61,58 @@ def cmd_run(ns) -> int:
             # Every crate the kernels need is downloaded and the index cached: their cargo needs no network, and
             # resolves from the local cache (the versions the warm-up just chose), taking no download lock.
             os.environ["CARGO_NET_OFFLINE"] = "true"
+        # evcxr's cache is not safe for kernels using it at once: each job gets its own copy of the warmed cache.
+        scratch = Path(tempfile.mkdtemp(prefix="nbtools-evcxr-cache-"))
+        slots = queue.Queue()
+        for env in evcxr_cache_slots(ns.jobs, scratch):
+            slots.put(env)
 
     def one(path: Path):
-        return run_notebook(
-            path, ns.cell_timeout, ns.setup_timeout, mutation=not ns.no_mutation, rerun=ns.rerun, fresh_kernels=ns.fresh_kernels
-        )
+        env = slots.get()
+        try:
+            runner.KERNEL_ENV.overrides = env
+            return run_notebook(
+                path, ns.cell_timeout, ns.setup_timeout, mutation=not ns.no_mutation, rerun=ns.rerun,
+                fresh_kernels=ns.fresh_kernels,
+            )
+        finally:
+            slots.put(env)
 
     passed = failed = 0
-    with concurrent.futures.ThreadPoolExecutor(max_workers=ns.jobs) as pool:
-        for result in pool.map(one, paths):
-            cells = len(result.cells)
-            status = "PASS" if result.passed else "FAIL"
-            mutation = ""
-            if result.checks and not ns.no_mutation:
-                if not result.mutation_problems:
-                    wrong = f" and on {result.wrongs} wrong answers" if result.wrongs else ""
-                    mutation = f", {result.checks} checks fail on the stub{wrong}"
-                if result.mutation_seconds:
-                    mutation += f" ({result.mutation_seconds:.1f} s)"
-            print(
-                f"{status} {result.path.name}: {result.seconds:.1f} s, {cells} cells, {result.figures} figures{mutation}",
-                flush=True,
-            )
-            for problem in result.problems + result.mutation_problems:
-                print(f"    {problem}", flush=True)
-            if result.passed:
-                passed += 1
-            else:
-                failed += 1
-            if out_dir is not None and hasattr(result, "executed"):
-                out_dir.mkdir(parents=True, exist_ok=True)
-                nbformat.write(result.executed, out_dir / result.path.name)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=ns.jobs) as pool:
+            for result in pool.map(one, paths):
+                if report(result, ns, out_dir):
+                    passed += 1
+                else:
+                    failed += 1
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
+
+
+def report(result, ns, out_dir) -> bool:
+    """Prints a notebook's line (and its problems), writes its executed copy; returns whether it passed."""
+    status = "PASS" if result.passed else "FAIL"
+    mutation = ""
+    if result.checks and not ns.no_mutation:
+        if not result.mutation_problems:
+            wrong = f" and on {result.wrongs} wrong answers" if result.wrongs else ""
+            mutation = f", {result.checks} checks fail on the stub{wrong}"
+        if result.mutation_seconds:
+            mutation += f" ({result.mutation_seconds:.1f} s)"
+    print(
+        f"{status} {result.path.name}: {result.seconds:.1f} s, {len(result.cells)} cells, {result.figures} figures{mutation}",
+        flush=True,
+    )
+    for problem in result.problems + result.mutation_problems:
+        print(f"    {problem}", flush=True)
+    if out_dir is not None and hasattr(result, "executed"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(result.executed, out_dir / result.path.name)
+    return result.passed
 
 
 def cmd_hygiene(ns) -> int:

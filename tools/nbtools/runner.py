@@ -38,6 +38,7 @@ import dataclasses
 import os
 import queue
 import re
+import shutil
 import signal
 import threading
 import time
@@ -59,6 +60,34 @@ AFTER_NOTEBOOK_SECONDS = 3.0  # at least this long after the last cell
 # built, cells that repeat it run in parallel (from evcxr's cache).
 _COLD_DEP_LOCK = threading.Lock()
 _WARM_DEPS: set[str] = set()
+
+# Environment variables for the kernels this thread starts (``evcxr_cache_slots``: each parallel job its own copy of
+# evcxr's compilation cache).
+KERNEL_ENV = threading.local()
+
+
+def evcxr_cache_dir() -> Path:
+    """Where evcxr keeps its compilation cache (``:cache``): ``dirs::cache_dir()/evcxr``, i.e. $XDG_CACHE_HOME/evcxr,
+    else ~/.cache/evcxr (evcxr 0.22, src/module/cache.rs)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evcxr"
+
+
+def evcxr_cache_slots(jobs: int, parent: Path) -> list[dict[str, str]]:
+    """One copy of evcxr's (warmed) compilation cache per parallel job, as kernel environments. evcxr's cache is not
+    safe for kernels that use it at once: a hit rewrites the entry's ``hits`` file (truncate, then write) and
+    another kernel reading it in between fails its build with "Failed to wrap rustc: cannot parse integer from empty
+    string" (seen here with several kernels building at once). A job's kernels run one after another, so each copy
+    has one user at a time."""
+    source = evcxr_cache_dir()
+    slots = []
+    for k in range(jobs):
+        home = parent / f"job-{k}"
+        if source.is_dir():
+            shutil.copytree(source, home / "evcxr", symlinks=True)
+        else:
+            home.mkdir(parents=True, exist_ok=True)
+        slots.append({"XDG_CACHE_HOME": str(home)})
+    return slots
 
 
 def dep_lines(source: str) -> set[str]:
@@ -229,7 +258,8 @@ class KernelSession:
         # Jupyter's channels. NBTOOLS_KERNEL_LOG=path keeps them for debugging.
         log_path = os.environ.get("NBTOOLS_KERNEL_LOG")
         self._log = open(log_path, "ab") if log_path else open(os.devnull, "wb")
-        self.km.start_kernel(cwd=str(cwd), env=os.environ.copy(), stdout=self._log, stderr=self._log)
+        env = {**os.environ, **getattr(KERNEL_ENV, "overrides", {})}
+        self.km.start_kernel(cwd=str(cwd), env=env, stdout=self._log, stderr=self._log)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=startup_timeout)

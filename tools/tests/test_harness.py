@@ -4,6 +4,7 @@ notebooks made here (std only, so each takes a few seconds)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -252,3 +253,20 @@ def test_dependency_sets_name_each_set_of_dep_lines_once(tmp_path):
         ([support], ["c.ipynb"]),
     ]
     assert all(folder == tmp_path.resolve() for folder, _, _ in sets)
+
+
+def test_each_parallel_job_gets_its_own_copy_of_evcxrs_cache(tmp_path, monkeypatch):
+    # evcxr's cache is not safe for kernels using it at once (a hit rewrites the entry's `hits` file): the harness
+    # gives each job a copy, as the XDG_CACHE_HOME of the kernels it starts.
+    from nbtools.runner import evcxr_cache_dir, evcxr_cache_slots
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    entry = evcxr_cache_dir() / "123"
+    entry.mkdir(parents=True)
+    (entry / "hits").write_text("4")
+    slots = evcxr_cache_slots(2, tmp_path / "slots")
+    homes = [Path(s["XDG_CACHE_HOME"]) for s in slots]
+    assert len(set(homes)) == 2
+    for home in homes:
+        copy = home / "evcxr" / "123" / "hits"
+        assert copy.read_text() == "4" and copy.stat().st_ino != (entry / "hits").stat().st_ino  # a copy, no link

@@ -197,7 +197,15 @@ async function lab() {
       const out = c.outputs.map(text).join("\n");
       const errors = c.outputs.filter((o) => o.output_type === "error");
       if (errors.length) misjudged.push(`cell ${i}: the check did not compile or errored: ${text(errors[0]).replace(/\s+/g, " ").slice(0, 160)}`);
-      else if (!PANIC_RE.test(out)) misjudged.push(`cell ${i}: the check passed on Run All — it judged the solution, not the stub: ${out.replace(/\s+/g, " ").slice(0, 160)}`);
+      else if (!PANIC_RE.test(out)) {
+        // evcxr forwards a cell's stderr (where the default panic hook writes) on its own thread, stamped with the
+        // newest execute request: when Run All has already sent the next cell, a late panic line lands there.
+        const next = saved.cells.slice(i + 1).find((d) => d.cell_type === "code");
+        const spilled = next && PANIC_RE.test(next.outputs.map(text).join("\n"));
+        if (spilled)
+          misjudged.push(`cell ${i}: the check failed on the stub, but its panic text shows under the next code cell (${next.metadata?.tags?.join(",") || "untagged"}), not under the check: evcxr sends stderr late and Run All had started the next cell — a panic hook that prints to stdout (which evcxr flushes before a cell ends) keeps it in place`);
+        else misjudged.push(`cell ${i}: the check passed on Run All — it judged the solution, not the stub: ${out.replace(/\s+/g, " ").slice(0, 160)}`);
+      }
       else {
         const line = out.split("\n").find((l) => PANIC_RE.test(l)) || "";
         const why = out.split("\n")[out.split("\n").indexOf(line) + 1] || "";

@@ -1,0 +1,156 @@
+//! loom models of the spin lock that lesson 16 (`notebooks/16_atomics_and_memory_ordering.ipynb`) builds in steps:
+//! the right version (`swap(true, Acquire)` to lock, `store(false, Release)` to unlock) and two wrong ones, each of
+//! which loom must catch:
+//!
+//! - `Relaxed` orderings: the lock still excludes (the `swap` is one atomic step), but the unlock no longer
+//!   *publishes* the protected data — the next holder may not see the last holder's writes. On x86 this never shows
+//!   in a test run (its stores and loads are ordered anyway); loom explores the weaker memory model Rust promises and
+//!   reports a causality violation on the `UnsafeCell`;
+//! - check-then-set: `load` and then `store(true)` instead of one `swap` — two threads both see "unlocked" and both
+//!   get in. This one also fails in an ordinary run (the lesson shows it); loom finds the interleaving every time.
+//!
+//! The code is the notebook's, with loom's `UnsafeCell` (which tracks every access to the data) in place of std's,
+//! and `loom::hint::spin_loop` in the spin loop (loom has to know that the thread waits for another). The orderings
+//! are a parameter, so that the right and the wrong version are the same code.
+//!
+//! Run: `make loom` (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p loom-models --release`), part
+//! of `make test`; only these models: add `--test loom_spin_lock`.
+#![cfg(loom)]
+
+use loom::cell::{MutPtr, UnsafeCell};
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use std::ops::{Deref, DerefMut};
+
+/// How `lock` and `unlock` are written.
+#[derive(Clone, Copy)]
+enum Version {
+    /// `swap(true, Acquire)` … `store(false, Release)`: the lesson's spin lock.
+    Right,
+    /// `swap(true, Relaxed)` … `store(false, Relaxed)`: excludes, but publishes nothing.
+    Relaxed,
+    /// `load(Acquire)` == false, then `store(true, …)`: two steps, another thread can get in between.
+    LoadThenStore,
+}
+
+struct SpinLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+    version: Version,
+}
+
+// Safety: the lock hands out access to `value` to one thread at a time (when `version` is `Right`), so sharing a
+// `SpinLock<T>` between threads is sharing a `T` that moves between them: `T: Send` is what that needs.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+struct Guard<'a, T> {
+    lock: &'a SpinLock<T>,
+    value: MutPtr<T>, // loom counts the cell as written while this pointer lives
+}
+
+impl<T> SpinLock<T> {
+    fn new(value: T, version: Version) -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+            version,
+        }
+    }
+
+    fn lock(&self) -> Guard<'_, T> {
+        match self.version {
+            Version::Right => {
+                while self
+                    .locked
+                    .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+                {
+                    loom::hint::spin_loop();
+                }
+            }
+            Version::Relaxed => {
+                while self
+                    .locked
+                    .compare_exchange(false, true, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+                {
+                    loom::hint::spin_loop();
+                }
+            }
+            Version::LoadThenStore => {
+                while self.locked.load(Ordering::Acquire) {
+                    loom::hint::spin_loop();
+                }
+                self.locked.store(true, Ordering::Relaxed);
+            }
+        }
+        Guard {
+            lock: self,
+            value: self.value.get_mut(),
+        }
+    }
+}
+
+impl<T> Deref for Guard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // Safety: this guard exists, so the lock is held: no other thread touches the value until `drop` below.
+        unsafe { self.value.deref() }
+    }
+}
+
+impl<T> DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // Safety: as in `deref`; `&mut self` makes this the only reference the guard hands out at a time.
+        unsafe { self.value.deref() }
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        let release = match self.lock.version {
+            Version::Right | Version::LoadThenStore => Ordering::Release,
+            Version::Relaxed => Ordering::Relaxed,
+        };
+        self.lock.locked.store(false, release);
+    }
+}
+
+/// Two threads each push their number under the lock; then both numbers are there.
+fn two_threads_push(version: Version) {
+    loom::model(move || {
+        let lock = Arc::new(SpinLock::new(Vec::new(), version));
+        let threads: Vec<_> = (1..=2)
+            .map(|i| {
+                let lock = Arc::clone(&lock);
+                thread::spawn(move || lock.lock().push(i))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut seen = lock.lock().clone();
+        seen.sort();
+        assert_eq!(seen, [1, 2], "an update was lost");
+    });
+}
+
+#[test]
+fn spin_lock_acquire_release_is_correct() {
+    two_threads_push(Version::Right);
+}
+
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn spin_lock_with_relaxed_orderings_is_caught() {
+    two_threads_push(Version::Relaxed);
+}
+
+#[test]
+// Two messages are possible, whichever interleaving loom tries first: "currently writing to cell" (both threads
+// inside at once) or "Causality violation" (the second got in after the first, but without a happens-before).
+#[should_panic]
+fn spin_lock_load_then_store_is_caught() {
+    two_threads_push(Version::LoadThenStore);
+}

@@ -1,17 +1,20 @@
 //! loom models of the spin lock that lesson 16 (`notebooks/16_atomics_and_memory_ordering.ipynb`) builds in steps:
-//! the right version (`swap(true, Acquire)` to lock, `store(false, Release)` to unlock) and two wrong ones, each of
+//! the right version (`compare_exchange(false, true, Acquire, Relaxed)` to lock, `store(false, Release)` to unlock) and two wrong ones, each of
 //! which loom must catch:
 //!
-//! - `Relaxed` orderings: the lock still excludes (the `swap` is one atomic step), but the unlock no longer
+//! - `Relaxed` orderings: the lock still excludes (the `compare_exchange` is one atomic step), but the unlock no longer
 //!   *publishes* the protected data — the next holder may not see the last holder's writes. On x86 this never shows
 //!   in a test run (its stores and loads are ordered anyway); loom explores the weaker memory model Rust promises and
 //!   reports a causality violation on the `UnsafeCell`;
-//! - check-then-set: `load` and then `store(true)` instead of one `swap` — two threads both see "unlocked" and both
+//! - check-then-set: `load` and then `store(true)` instead of one `compare_exchange` — two threads both see "unlocked" and both
 //!   get in. This one also fails in an ordinary run (the lesson shows it); loom finds the interleaving every time.
 //!
 //! The code is the notebook's, with loom's `UnsafeCell` (which tracks every access to the data) in place of std's,
 //! and `loom::hint::spin_loop` in the spin loop (loom has to know that the thread waits for another). The orderings
-//! are a parameter, so that the right and the wrong version are the same code.
+//! are a parameter, so that the right and the wrong version are the same code. The lock is taken with
+//! `compare_exchange`, not `swap` as in "Rust Atomics and Locks" ch. 4: a failed `swap` still writes `true`, and with
+//! a new write on every turn of the spin loop loom's search did not finish ("Model exceeded maximum number of
+//! branches"); a failed `compare_exchange` writes nothing.
 //!
 //! Run: `make loom` (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p loom-models --release`), part
 //! of `make test`; only these models: add `--test loom_spin_lock`.
@@ -26,9 +29,9 @@ use std::ops::{Deref, DerefMut};
 /// How `lock` and `unlock` are written.
 #[derive(Clone, Copy)]
 enum Version {
-    /// `swap(true, Acquire)` … `store(false, Release)`: the lesson's spin lock.
+    /// `compare_exchange(false, true, Acquire, _)` … `store(false, Release)`: the lesson's spin lock.
     Right,
-    /// `swap(true, Relaxed)` … `store(false, Relaxed)`: excludes, but publishes nothing.
+    /// `compare_exchange(false, true, Relaxed, _)` … `store(false, Relaxed)`: excludes, but publishes nothing.
     Relaxed,
     /// `load(Acquire)` == false, then `store(true, …)`: two steps, another thread can get in between.
     LoadThenStore,

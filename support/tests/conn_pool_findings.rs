@@ -116,7 +116,11 @@ fn values_are_neither_lost_nor_duplicated_under_contention() {
             s.spawn(|| {
                 for _ in 0..scaled(20_000) {
                     let conn = pool.get().expect("4 connections for 4 threads");
-                    assert_eq!(conn.holders.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                    assert_eq!(
+                        conn.holders.fetch_add(1, Ordering::SeqCst),
+                        0,
+                        "two holders"
+                    );
                     conn.holders.fetch_sub(1, Ordering::SeqCst);
                 }
             });
@@ -140,7 +144,10 @@ fn values_are_neither_lost_nor_duplicated_under_contention() {
 /// and "connections counted in use with none lent out: 2 connections (0 idle, 2 in use), 0 waiting; created 158,
 /// timed out 0, discarded 156".
 #[test]
-#[cfg_attr(miri, ignore = "runs 1.5 s of wall-clock churn against the maintenance thread")]
+#[cfg_attr(
+    miri,
+    ignore = "runs 1.5 s of wall-clock churn against the maintenance thread"
+)]
 fn a_connection_given_back_during_maintenance_is_not_lost() {
     const MAX: usize = 4;
     let manager = Counting::default();
@@ -179,8 +186,15 @@ fn a_connection_given_back_during_maintenance_is_not_lost() {
     });
     let settled = within(Duration::from_secs(2), || pool.state().in_use == 0);
     let state = pool.state();
-    assert!(settled, "connections counted in use with none lent out: {state}");
-    assert_eq!(timeouts.load(Ordering::SeqCst), 0, "4 threads, 4 connections: no get may time out");
+    assert!(
+        settled,
+        "connections counted in use with none lent out: {state}"
+    );
+    assert_eq!(
+        timeouts.load(Ordering::SeqCst),
+        0,
+        "4 threads, 4 connections: no get may time out"
+    );
     assert_eq!(
         pool.manager().open.load(Ordering::SeqCst),
         state.connections,
@@ -224,7 +238,10 @@ fn a_slow_connect_does_not_hold_get_past_connection_timeout() {
         took < Duration::from_millis(1_000),
         "get took {took:?} with a 100 ms connection_timeout"
     );
-    assert!(matches!(result, Err(Error::Timeout { max_size: 2, .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Timeout { max_size: 2, .. })),
+        "{result:?}"
+    );
 }
 
 /// Finding 5, the health check: idle connections that all fail `is_valid` slowly (200 ms each). `get` tried one
@@ -243,7 +260,8 @@ fn failing_health_checks_do_not_hold_get_past_connection_timeout() {
     assert!(within(Duration::from_secs(5), || pool.state().idle == 10));
     pool.manager().invalid_after_ms.store(200, Ordering::SeqCst);
     let (took, failed) = get_within(&pool, Duration::from_secs(3));
-    let failed = failed.unwrap_or_else(|| panic!("get still running after 3 s with a 300 ms connection_timeout"));
+    let failed = failed
+        .unwrap_or_else(|| panic!("get still running after 3 s with a 300 ms connection_timeout"));
     assert!(
         took < Duration::from_millis(1_200),
         "get took {took:?} with a 300 ms connection_timeout"
@@ -268,7 +286,11 @@ fn min_idle_is_restored_promptly_after_connections_are_lent() {
     assert!(within(Duration::from_secs(5), || pool.state().idle == 2));
     let held = (pool.get().unwrap(), pool.get().unwrap());
     let restored = within(Duration::from_secs(2), || pool.state().idle == 2);
-    assert!(restored, "min_idle 2 not restored within 2 s: {}", pool.state());
+    assert!(
+        restored,
+        "min_idle 2 not restored within 2 s: {}",
+        pool.state()
+    );
     let state = pool.state();
     assert_eq!((state.connections, state.in_use), (4, 2), "{state}");
     drop(held);
@@ -294,7 +316,11 @@ fn state_does_not_count_connections_under_maintenance_as_in_use() {
     let mut polls = 0u64;
     while start.elapsed() < Duration::from_secs(1) {
         let state = pool.state();
-        assert_eq!(state.in_use, 0, "in_use {} with nothing lent out: {state}", state.in_use);
+        assert_eq!(
+            state.in_use, 0,
+            "in_use {} with nothing lent out: {state}",
+            state.in_use
+        );
         assert_eq!(state.connections, MAX, "{state}");
         polls += 1;
     }

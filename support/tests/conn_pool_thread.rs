@@ -28,6 +28,7 @@ fn maintenance_threads() -> usize {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "reads /proc, which Miri's isolation forbids")]
 fn the_maintenance_thread_stops_when_the_pool_is_dropped() {
     assert_eq!(maintenance_threads(), 0);
     let pool = Pool::builder()
@@ -59,7 +60,11 @@ fn the_maintenance_thread_stops_when_the_pool_is_dropped() {
         .idle_timeout(None)
         .build(DemoManager::new())
         .unwrap();
-    assert_eq!(maintenance_threads_become(1), 1, "one thread, to open connections");
+    assert_eq!(
+        maintenance_threads_become(1),
+        1,
+        "one thread, to open connections"
+    );
     drop(no_limits);
     assert_eq!(maintenance_threads_become(0), 0, "stopped with the pool");
 }

@@ -295,7 +295,10 @@ fn test_lazy_initialization_failure() {
     // r2d2: a timeout error carrying the last connect error's message. support: `Error::Connect`, as soon as the
     // connect failed, with the manager's error as `source()`.
     assert!(matches!(err, PoolError::Connect(Error)));
-    assert!(error::Error::source(&err).unwrap().to_string().contains("blammo"));
+    assert!(error::Error::source(&err)
+        .unwrap()
+        .to_string()
+        .contains("blammo"));
 }
 
 #[test]

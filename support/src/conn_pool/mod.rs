@@ -63,7 +63,7 @@
 //! let (_a, _b) = (pool.get().unwrap(), pool.get().unwrap());
 //! let err = pool.get().unwrap_err();
 //! assert!(matches!(err, Error::Timeout { max_size: 2, .. }));
-//! println!("{err}"); // all 2 connections of the pool were in use; waited 50 ms (connection_timeout)
+//! println!("{err}"); // … all 2 connections of the pool were in use (or being opened); waited 50 ms …
 //! ```
 //!
 //! For a real database, enable the `sqlite` feature and use `sqlite::SqliteManager` (rusqlite with a bundled
@@ -309,7 +309,7 @@ impl<M: ManageConnection> Builder<M> {
 
     /// Called with every error of `connect` (on the pool's thread) and of `is_valid` (on the thread calling `get`),
     /// e.g. to log them: a failed `connect` that no `get` was waiting for (refilling `min_idle`) is seen nowhere
-    /// else. r2d2's `error_handler` (a trait object there, a closure here). It must not panic.
+    /// else. r2d2's `error_handler` (a trait object there, a closure here).
     pub fn error_handler(mut self, handler: impl Fn(&M::Error) + Send + Sync + 'static) -> Self {
         self.error_handler = Some(std::sync::Arc::new(handler));
         self
@@ -538,8 +538,8 @@ impl<E> fmt::Display for Error<E> {
         match self {
             Error::Timeout { max_size, waited } => write!(
                 f,
-                "no connection free: all {max_size} connections of the pool were in use; waited {} ms \
-                 (connection_timeout)",
+                "no connection free: all {max_size} connections of the pool were in use (or being opened); \
+                 waited {} ms (connection_timeout)",
                 waited.as_millis()
             ),
             Error::Exhausted { max_size } => write!(
@@ -716,12 +716,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Waits on `cv` until notified or (if given) `deadline`.
-fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>, deadline: Option<Instant>) -> MutexGuard<'a, T> {
+fn wait<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> MutexGuard<'a, T> {
     match deadline {
         None => cv.wait(guard).unwrap_or_else(|p| p.into_inner()),
         Some(deadline) => {
             let left = deadline.saturating_duration_since(Instant::now());
-            cv.wait_timeout(guard, left).unwrap_or_else(|p| p.into_inner()).0
+            cv.wait_timeout(guard, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0
         }
     }
 }
@@ -968,9 +974,11 @@ impl<M: ManageConnection> Shared<M> {
         None
     }
 
+    /// Hands an error to the `error_handler`. A panic in it is caught (the panic hook prints it): it must not
+    /// leave a connection uncounted, nor end the pool's thread.
     fn report(&self, e: &M::Error) {
         if let Some(handler) = &self.error_handler {
-            handler(e);
+            let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
         }
     }
 
@@ -978,7 +986,8 @@ impl<M: ManageConnection> Shared<M> {
     fn put_back(&self, mut conn: Idle<M::Connection>) {
         // A panic in the manager's `has_broken` (a bug in the manager) must not lose a connection's room:
         // treat the connection as broken. The panic hook has printed the message.
-        let broken = catch_unwind(AssertUnwindSafe(|| self.manager.has_broken(&mut conn.raw))).unwrap_or(true);
+        let broken = catch_unwind(AssertUnwindSafe(|| self.manager.has_broken(&mut conn.raw)))
+            .unwrap_or(true);
         let mut st = lock(&self.state);
         if broken || reached(st.now_ms.saturating_sub(conn.created), self.max_lifetime_ms) {
             drop(st);
@@ -1189,5 +1198,40 @@ impl<M: ManageConnection> fmt::Debug for PooledConnection<M> {
         f.debug_struct("PooledConnection")
             .field("connection", &std::any::type_name::<M::Connection>())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The invariant behind "never more than `max_size`", checked from inside while gets, returns, discards and
+    /// `min_idle` refills race: lent out + idle + being opened + being closed stays within `max_size`.
+    #[test]
+    fn lent_idle_opening_and_closing_never_exceed_max_size() {
+        let pool = Pool::builder()
+            .max_size(3)
+            .min_idle(2)
+            .build(DemoManager::new())
+            .unwrap();
+        let rounds = if cfg!(miri) { 30 } else { 5_000 };
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let pool = &pool;
+                s.spawn(move || {
+                    for i in 0..rounds {
+                        let mut conn = pool.get().expect("no timeout");
+                        if (i + t) % 7 == 0 {
+                            conn.break_connection(); // closed on return, then replaced
+                        }
+                        let st = lock(&pool.handle.shared.state);
+                        assert!(st.total() <= 3 && st.in_use >= 1);
+                    }
+                });
+            }
+        });
+        let st = lock(&pool.handle.shared.state);
+        assert_eq!((st.in_use, st.closing, st.waiting), (0, 0, 0));
+        assert!(st.total() <= 3);
     }
 }

@@ -216,12 +216,12 @@ fn test_issue_2_unlocked_during_is_valid() {
 
     let p2 = pool.clone();
     let t = thread::spawn(move || {
-        p2.get().ok().unwrap();
+        drop(p2.get().ok().unwrap());
     });
 
     r1.recv().unwrap();
     // get call by other task has triggered the health check
-    pool.get().ok().unwrap();
+    drop(pool.get().ok().unwrap());
     s2.send(()).ok().unwrap();
 
     t.join().ok().unwrap();

@@ -79,12 +79,14 @@
 //!
 //! - `get` locks, pops an idle connection, unlocks, and runs `is_valid` on it (outside the lock). The guard's drop
 //!   runs `has_broken` (outside the lock), then locks and pushes the connection back. Two short critical sections
-//!   per loan; no clock read on this path (ages are kept on a coarse clock that the maintenance thread moves).
-//! - No idle connection: `get` counts itself in `waiting`, asks the maintenance thread for a connection if there is
+//!   per loan; no clock read on this path (ages are kept on a coarse clock that the pool's thread moves).
+//! - No idle connection: `get` counts itself in `waiting`, asks the pool's thread for a connection if there is
 //!   room, and sleeps on the `available` condition variable, at most until its deadline. A guard that gives a
 //!   connection back notifies it if `waiting > 0`. Both look at `waiting` and the idle stack under the same lock,
-//!   so a wake-up cannot be lost: the waiter checks the stack and goes to sleep atomically (`Condvar::wait`
-//!   releases the lock only once the thread sleeps). loom checks it (`loom-models/tests/loom_conn_pool.rs`).
+//!   so a wake-up cannot be lost: the waiter checks the stack while holding the lock, and `Condvar::wait`
+//!   "will atomically unlock the mutex specified … and block the current thread" (std's docs): no guard can push
+//!   in between.
+//!   loom checks it (`loom-models/tests/loom_conn_pool.rs`).
 //! - Connections are opened by the pool's thread, `conn-pool-maint`, never by `get`: a `connect` that hangs (a
 //!   server that does not answer) cannot hold `get` past `connection_timeout`, as in r2d2. A failed `connect` is
 //!   handed to one waiting `get` as [`Error::Connect`] (and to the [`error_handler`](Builder::error_handler)).

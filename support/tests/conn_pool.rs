@@ -203,8 +203,8 @@ fn a_connection_failing_its_check_on_checkout_is_replaced() {
 
 #[test]
 fn max_size_is_never_exceeded_under_contention() {
-    const THREADS: usize = 16;
-    const PER_THREAD: usize = 100_000 / THREADS;
+    const THREADS: usize = if cfg!(miri) { 4 } else { 16 };
+    const PER_THREAD: usize = if cfg!(miri) { 100 } else { 100_000 / THREADS };
     const MAX: usize = 4;
     // Maintenance runs too (short lifetimes, min_idle), and every 500th connection breaks, so that discards,
     // replacements and the maintenance thread's connects all race with get/put.
@@ -244,10 +244,13 @@ fn max_size_is_never_exceeded_under_contention() {
     let state = pool.state();
     assert_eq!((state.in_use, state.waiting, state.timed_out), (0, 0, 0));
     assert!(state.discarded >= (THREADS * PER_THREAD / 500) as u64);
-    assert_eq!(
+    // The pool's thread keeps closing and reopening (20 ms lifetimes, min_idle): a connection it is opening or
+    // closing is open for the manager but not counted in `connections`. Once it is between two rounds, they agree.
+    assert!(
+        eventually(|| manager.open.load(Ordering::SeqCst) == pool.state().connections),
+        "the pool's count is right: {} open, {}",
         manager.open.load(Ordering::SeqCst),
-        state.connections,
-        "the pool's count is right"
+        pool.state()
     );
     let open = Arc::clone(&manager.open);
     drop(pool);
@@ -374,7 +377,7 @@ fn a_failed_connect_in_get_is_an_error_and_frees_the_slot() {
     assert!(matches!(err, Error::Connect(Refused)));
     assert!(std::error::Error::source(&err).is_some());
     pool.manager().refuse.store(false, Ordering::SeqCst);
-    let second = pool.try_get().expect("the slot was given back");
+    let second = pool.get().expect("the room was given back");
     assert_eq!(pool.state().connections, 2);
     drop((first, second));
 }

@@ -8,6 +8,7 @@ use support::conn_pool::sqlite::SqliteManager;
 use support::conn_pool::{BuildError, Pool};
 
 #[test]
+#[cfg_attr(miri, ignore = "SQLite is C code, which Miri cannot run")]
 fn eight_threads_insert_ten_thousand_rows_into_a_file_database() {
     const THREADS: i64 = 8;
     const ROWS: i64 = 10_000;
@@ -60,6 +61,7 @@ fn eight_threads_insert_ten_thousand_rows_into_a_file_database() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SQLite is C code, which Miri cannot run")]
 fn file_connections_use_wal_and_the_busy_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let manager =
@@ -79,6 +81,7 @@ fn file_connections_use_wal_and_the_busy_timeout() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SQLite is C code, which Miri cannot run")]
 fn the_shared_in_memory_database_is_one_database_and_outlives_idle_connections() {
     let pool = Pool::builder()
         .max_size(2)
@@ -107,6 +110,7 @@ fn the_shared_in_memory_database_is_one_database_and_outlives_idle_connections()
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SQLite is C code, which Miri cannot run")]
 fn a_connection_given_back_inside_a_transaction_is_discarded() {
     let pool = Pool::builder()
         .max_size(1)
@@ -139,6 +143,7 @@ fn a_connection_given_back_inside_a_transaction_is_discarded() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "SQLite is C code, which Miri cannot run")]
 fn bad_locations_fail_the_build_with_the_sqlite_error_as_source() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no/such/dir/x.db");

@@ -1,5 +1,7 @@
-//! A connection pool: the Python tutorial's "connection pool with semaphores", made safe to copy into real code
-//! (and, under contention, several times faster than r2d2).
+//! A connection pool: the Python tutorial's "connection pool with semaphores", made safe to copy into real code.
+//! A real program uses [r2d2](https://docs.rs/r2d2) (the same API: `Pool::builder()`, `pool.get()`, a
+//! `ManageConnection` trait with the same three methods), or for async code deadpool or bb8. This one is small
+//! enough to read in one sitting, and safe Rust only.
 //!
 //! Opening a database connection is slow (a handshake, a file to open, pragmas to run), and a database accepts only
 //! so many. A pool keeps a few open connections and lends them out: [`Pool::get`] waits for a free one,
@@ -31,8 +33,8 @@
 //! |---|---|
 //! | `semaphore.acquire()` waits forever | [`Pool::get`] waits at most `connection_timeout` (30 s by default), then returns [`Error::Timeout`] naming the pool size and the time waited |
 //! | `put(conn)` by hand; an exception in between loses the slot | the guard [`PooledConnection`] gives the connection back on drop, also when its holder panics |
-//! | a broken connection goes back into the pool | [`ManageConnection::has_broken`] on return and [`ManageConnection::is_valid`] on checkout discard it; the next `get` opens a fresh one |
-//! | all connections opened up front | opened on demand up to `max_size`, `min_idle` kept open, closed after `idle_timeout` or `max_lifetime` |
+//! | a broken connection goes back into the pool | [`ManageConnection::has_broken`] on return and [`ManageConnection::is_valid`] on checkout discard it; a fresh one is opened |
+//! | all connections opened up front | opened on demand up to `max_size`, `min_idle` kept idle, closed after `idle_timeout` or `max_lifetime` |
 //! | no visibility | [`Pool::state`]: connections, idle, in use, waiting; created, timed out, discarded |
 //!
 //! ```
@@ -61,113 +63,91 @@
 //! let (_a, _b) = (pool.get().unwrap(), pool.get().unwrap());
 //! let err = pool.get().unwrap_err();
 //! assert!(matches!(err, Error::Timeout { max_size: 2, .. }));
-//! println!("{err}"); // all 2 connections of the pool were in use; waited 50 ms (connection_timeout)
+//! println!("{err}"); // … all 2 connections of the pool were in use (or being opened); waited 50 ms …
 //! ```
 //!
 //! For a real database, enable the `sqlite` feature and use `sqlite::SqliteManager` (rusqlite with a bundled
 //! SQLite: a file or a shared in-memory database, WAL, a busy timeout).
 //!
-//! # How it works
+//! # How it works: one lock, two condition variables, one thread
 //!
-//! The Python version needs a semaphore to count free connections and a lock around the list. Here the count and
-//! the list are one thing: a row of `max_size` **slots**, one per connection the pool may open (`slots.rs`).
+//! r2d2's design, in safe Rust. Everything the pool knows sits in one `Internals` behind one `Mutex`: the idle
+//! connections (a `Vec` used as a stack: the connection given back last is lent out next, so the others stay
+//! idle long enough for `idle_timeout` to close them), and how many connections are lent out, being opened, being
+//! closed, and how many threads wait. Each count changes under the lock, so [`Pool::state`] is exact, and
+//! lent out + idle + being opened + being closed never exceeds `max_size`.
 //!
-//! - Each slot is one atomic pointer, on a cache line of its own: empty, being opened, lent out, or holding an idle
-//!   connection. A thread wins a slot with one compare-exchange on that slot — no lock, no shared counter.
-//! - `get` takes an idle connection, looking first in the slot this thread used last (a thread-local hint), then
-//!   anywhere; if none is idle, it claims an empty slot and opens a connection for it. A connection exists only in
-//!   or for a slot, so there are never more than `max_size`.
-//! - The guard remembers its slot. Dropping it stores the connection back there (a plain `Release` store: nobody
-//!   else may write a lent-out slot) and wakes a waiting `get`, if there is one.
-//! - When every slot is lent out, `get` sleeps on a `Condvar`, at most `connection_timeout`. A sleeper counts itself
-//!   in `waiting` before its last look at the slots; a guard looks at `waiting` after giving back. A `SeqCst` fence
-//!   on each side guarantees that at least one of them sees the other (the "store buffering" pattern of *Rust
-//!   Atomics and Locks*, ch. 3): no lost wake-up, and no lock or system call on return while nobody waits.
-//! - Threads keep to their own slots, so two threads on two cores do not pull each other's cache lines: the only
-//!   line every `get` and return writes is the `Arc`'s reference count (the guard keeps the pool alive). Under light
-//!   load the same few connections stay warm, and the others stay idle long enough for `idle_timeout` to close them.
-//! - Connecting, health checks and closing happen outside any lock. A connection is closed *before* its slot is
-//!   emptied, so there are not more than `max_size` even for a moment.
-//! - `slots.rs` holds the pool's only `unsafe` code (raw pointers from `Box::into_raw`), each block with its
-//!   `Safety:` argument. loom models (`loom-models/tests/loom_conn_pool.rs`) run the shipped pool through every
-//!   interleaving of two threads and fail on a lost wake-up, a connection lent twice, a third connection opened by
-//!   two slots, or a hand-over without Release/Acquire (a data race on the connection). Miri is not installed
-//!   here, so the pointer code has not been run under Miri.
-//!
-//! # Maintenance: one thread per pool, stopped when the pool is dropped
-//!
-//! When `min_idle > 0` or `idle_timeout` or `max_lifetime` is set (the default sets both), the pool starts one
-//! thread, `conn-pool-maint`. It wakes every quarter of the shorter of the two durations (between 10 ms and 30 s),
-//! and at once when a connection is discarded, to
-//! - close idle connections older than `max_lifetime`, and idle ones beyond `min_idle` that have not been used for
-//!   `idle_timeout`,
-//! - open connections until `min_idle` are idle (never above `max_size`; a failed connect is retried at the next
-//!   wake-up).
-//!
-//! `get` and the guard's drop never wait for it. A connection that comes back older than `max_lifetime` is closed
-//! on the spot; one that expires while idle is closed at the next wake-up (it can be lent out once more in between).
-//! While the thread looks at an idle connection, its slot reads as lent out (a `get` then takes another one, or
-//! waits a moment).
-//! Ages are kept on a coarse clock that the thread moves forward at each wake-up, so `get` and the guard's drop
-//! never read the system clock (50 ns here, as much as the rest of a get + return); limits are honoured to within
-//! one wake-up interval.
-//! Dropping the last [`Pool`] handle stops the thread and joins it (waiting for a `connect` it may be in). Guards
-//! that outlive the pool still work; their connections are closed when the last guard is dropped.
+//! - `get` locks, pops an idle connection, unlocks, and runs `is_valid` on it (outside the lock). The guard's drop
+//!   runs `has_broken` (outside the lock), then locks and pushes the connection back. Two short critical sections
+//!   per loan; no clock read on this path (ages are kept on a coarse clock that the pool's thread moves).
+//! - No idle connection: `get` counts itself in `waiting`, asks the pool's thread for a connection if there is
+//!   room, and sleeps on the `available` condition variable, at most until its deadline. A guard that gives a
+//!   connection back notifies it if `waiting > 0`. Both look at `waiting` and the idle stack under the same lock,
+//!   so a wake-up cannot be lost: the waiter checks the stack while holding the lock, and `Condvar::wait`
+//!   "will atomically unlock the mutex specified … and block the current thread" (std's docs): no guard can push
+//!   in between.
+//!   loom checks it (`loom-models/tests/loom_conn_pool.rs`).
+//! - Connections are opened by the pool's thread, `conn-pool-maint`, never by `get`: a `connect` that hangs (a
+//!   server that does not answer) cannot hold `get` past `connection_timeout`, as in r2d2. A failed `connect` is
+//!   handed to one waiting `get` as [`Error::Connect`] (and to the [`error_handler`](Builder::error_handler)).
+//!   `is_valid` runs on the caller's thread, as in r2d2: a manager whose check can hang must give it a timeout of its
+//!   own. `get` stops trying idle connections once `connection_timeout` has passed since the first failed check.
+//! - Taking an idle connection, or closing one, asks the thread for replacements at once, so that `min_idle` stay
+//!   idle (r2d2 does the same).
+//! - Every quarter of the shorter of `idle_timeout` and `max_lifetime` (between 10 ms and 30 s) the thread closes
+//!   idle connections older than `max_lifetime`, and idle ones beyond `min_idle` unused for `idle_timeout`, choosing
+//!   them under the lock and closing them after. A connection that comes back older than `max_lifetime` is closed on
+//!   the spot. Limits are honoured to within one wake-up.
+//! - Dropping the last [`Pool`] handle stops the thread and joins it, waiting at most `connection_timeout` for a
+//!   `connect` it may be in (after that the thread is left to end on its own when `connect` returns). Guards that
+//!   outlive the pool still work; their connections are closed when the last guard is dropped.
 //!
 //! # Measured
 //!
 //! `cargo bench -p support --features sqlite --bench conn_pool` (criterion), both pools with default settings
-//! (max_size 10, health check on checkout). Two runs, 2026-11-25, on 2 cores shared with a CI run (load average
-//! about 6, so absolute numbers are low and noisy; each ratio compares two measurements of the same run):
+//! (max_size 10, health check on checkout), r2d2 0.8 with the same trivial manager in the same run. Two runs,
+//! measured on 2026-12-05, 2 cores shared with other builds (load average about 12, so absolute numbers are low
+//! and noisy; each ratio compares two measurements of the same run):
 //!
 //! | get + return | 1 thread | 2 threads | 8 threads |
 //! |---|---|---|---|
-//! | support, trivial manager (run 1 / run 2) | 29.5 / 30.3 M/s | 26.5 / 21.5 M/s | 33.9 / 45.7 M/s |
-//! | r2d2, trivial manager | 3.84 / 3.69 M/s | 4.17 / 4.28 M/s | 3.56 / 6.08 M/s |
-//! | **ratio** | **7.7× / 8.2×** | **6.4× / 5.0×** | **9.5× / 7.5×** |
-//! | support, SQLite `SELECT … WHERE k = ?1` | 296 / 283 K/s | 591 / 484 K/s | 928 / 938 K/s |
-//! | r2d2_sqlite, same query | 267 / 262 K/s | 280 / 368 K/s | 765 / 627 K/s |
-//! | ratio | 1.11× / 1.08× | 2.11× / 1.31× | 1.21× / 1.49× |
+//! | support, trivial manager (run 1 / run 2) | 6.78 / 7.60 M/s | 5.95 / 6.95 M/s | 9.14 / 8.41 M/s |
+//! | r2d2, trivial manager | 1.72 / 1.68 M/s | 1.61 / 1.69 M/s | 1.71 / 1.55 M/s |
+//! | **ratio** | **3.9× / 4.5×** | **3.7× / 4.1×** | **5.3× / 5.4×** |
+//! | support, SQLite `SELECT … WHERE k = ?1` | 212 / 207 K/s | 291 / 332 K/s | 378 / 617 K/s |
+//! | r2d2_sqlite, same query | 215 / 209 K/s | 224 / 295 K/s | 365 / 519 K/s |
+//! | ratio | 0.99× / 0.99× | 1.30× / 1.13× | 1.03× / 1.19× |
 //!
-//! A third run on a quieter machine (load average 1.8, the same day): support 45.5 / 39.5 / 41.8 M/s against r2d2's
-//! 6.34 / 5.16 / 5.11 M/s at 1 / 2 / 8 threads — **7.2× / 7.7× / 8.2×**; SQLite 453 / 332 / 1 538 K/s against
-//! 406 / 307 / 1 392 K/s — 1.12× / 1.08× / 1.10×.
+//! Same shape as r2d2 (one lock, a condition variable), so where does the difference come from? r2d2 0.8.10 reads
+//! the clock five times per get + return (`Instant::now()` or `elapsed()` in `get_timeout`, for the guard, and in
+//! `put_back`; an earlier `perf` profile here put two thirds of r2d2's time at 2 threads in `clock_gettime`, which
+//! is slow on this VM) and calls its event handler twice; here the fast path reads no clock (the coarse one is a
+//! field under the lock) and holds the lock only to pop or push. On a machine with a faster clock the ratios would be smaller; on an idle machine
+//! expect the same order. With SQLite the query dominates, and the pools are within the noise of each other.
 //!
-//! The target was 2× r2d2 at 1, 2 and 8 threads. What a get + return costs here: a compare-exchange and a store
-//! on this thread's own slot, a fence and a read of `waiting`, an `Arc` increment and decrement, no lock, no clock
-//! read. Under contention the only cache line both cores write is the `Arc`'s count. r2d2 takes a mutex twice and
-//! clones the same kind of `Arc`, and reads the clock twice (`Instant::now()` on checkout and on return): a profile
-//! (`perf record`) at 2 threads puts two thirds of r2d2's time in `clock_gettime`, which is slow on this VM — on a
-//! machine with a faster clock the ratios would be smaller. With SQLite the query dominates, and the pools are
-//! within the noise of each other.
-//!
-//! Earlier designs, for the record (one run each, lighter load): a `Semaphore` plus a stack behind parking_lot's
-//! mutex, 5.3× / 1.77× / 1.71× (the semaphore's word, the mutex and the `Arc` count moving between the cores at
-//! every get and return); a `Mutex` + `Condvar` semaphore (a `futex` call per release), 0.46× / 1.12× / 0.94×.
+//! The lock-free slot row this design replaced measured 7.2–8.2× r2d2 (a quieter machine, load 1.8): a
+//! compare-exchange on a slot of the thread's own instead of a lock every thread takes. It was also `unsafe` and
+//! unsound (it freed a connection through a stale pointer, which Miri reported); the safe design gives its speed up.
 
-use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::CachePadded;
-
-use crate::primitive::{
-    fence, thread, thread_local, Arc, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
-};
-
-mod slots;
-use slots::Slots;
+use crate::primitive::{thread, Arc, Condvar, Mutex, MutexGuard};
 
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+mod demo;
+pub use demo::{DemoConnection, DemoError, DemoManager};
+
 /// How the pool opens, checks and recognises broken connections. Implement it for your connection type, as for
 /// r2d2's `ManageConnection` (same three methods).
 ///
-/// `is_valid` may be slow (a round trip to the server): it runs on checkout when `test_on_checkout` is on (the
-/// default). `has_broken` must be fast (no I/O): it runs every time a connection comes back.
+/// `connect` runs on the pool's own thread. `is_valid` may be slow (a round trip to the server): it runs on the
+/// thread calling `get` when `test_on_checkout` is on (the default). `has_broken` must be fast (no I/O): it runs
+/// every time a connection comes back.
 ///
 /// ```
 /// use support::conn_pool::{ManageConnection, Pool};
@@ -204,7 +184,7 @@ pub trait ManageConnection: Send + Sync + 'static {
     fn connect(&self) -> Result<Self::Connection, Self::Error>;
 
     /// Checks that an idle connection still works before it is lent out (when `test_on_checkout` is on). An error
-    /// discards the connection; `get` then tries the next idle one or opens a new one.
+    /// discards the connection; `get` then tries the next idle one or waits for a new one.
     fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error>;
 
     /// Called, without I/O, when a connection comes back: `true` discards it instead of keeping it.
@@ -216,13 +196,14 @@ pub trait ManageConnection: Send + Sync + 'static {
 /// | setting | default | meaning |
 /// |---|---|---|
 /// | `max_size` | 10 | most connections open at once (lent out + idle) |
-/// | `min_idle` | 0 | idle connections kept open by the maintenance thread |
+/// | `min_idle` | 0 | idle connections kept open, replaced as soon as one is lent out or closed |
 /// | `connection_timeout` | 30 s | longest `get` waits for a connection; never infinite |
 /// | `test_on_checkout` | `true` | run `is_valid` before lending out an idle connection |
 /// | `max_lifetime` | 30 min | close connections older than this (`None`: never) |
 /// | `idle_timeout` | 10 min | close connections idle this long, beyond `min_idle` (`None`: never) |
+/// | `error_handler` | none | called with every error of `connect` and `is_valid` |
 ///
-/// The defaults are r2d2's, except `min_idle` (r2d2 opens `max_size` connections up front).
+/// The defaults are r2d2's, except `min_idle` (r2d2 keeps `max_size` idle unless told otherwise).
 ///
 /// ```
 /// use std::time::Duration;
@@ -235,6 +216,7 @@ pub trait ManageConnection: Send + Sync + 'static {
 ///     .test_on_checkout(false)
 ///     .max_lifetime(Some(Duration::from_secs(600)))
 ///     .idle_timeout(None)
+///     .error_handler(|e| eprintln!("connection pool: {e}"))
 ///     .build(DemoManager::new())
 ///     .unwrap();
 /// assert_eq!(pool.max_size(), 4);
@@ -244,9 +226,13 @@ pub trait ManageConnection: Send + Sync + 'static {
 /// ```
 pub struct Builder<M: ManageConnection> {
     config: Config,
+    error_handler: Option<ErrorHandler<M::Error>>,
     /// The manager type, so that `Pool::builder()…build(manager)` infers it (as in r2d2).
     _manager: PhantomData<fn() -> M>,
 }
+
+/// std's `Arc`, not `primitive`'s: loom's `Arc` cannot hold a `dyn Fn`, and this one is no synchronisation.
+type ErrorHandler<E> = std::sync::Arc<dyn Fn(&E) + Send + Sync>;
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -268,7 +254,15 @@ const MAX_TICK: Duration = Duration::from_secs(30);
 impl<M: ManageConnection> Default for Builder<M> {
     fn default() -> Self {
         Builder {
-            config: Config::default(),
+            config: Config {
+                max_size: 10,
+                min_idle: 0,
+                connection_timeout: Duration::from_secs(30),
+                test_on_checkout: true,
+                max_lifetime: Some(Duration::from_secs(30 * 60)),
+                idle_timeout: Some(Duration::from_secs(10 * 60)),
+            },
+            error_handler: None,
             _manager: PhantomData,
         }
     }
@@ -278,6 +272,7 @@ impl<M: ManageConnection> Clone for Builder<M> {
     fn clone(&self) -> Self {
         Builder {
             config: self.config.clone(),
+            error_handler: self.error_handler.clone(),
             _manager: PhantomData,
         }
     }
@@ -286,19 +281,6 @@ impl<M: ManageConnection> Clone for Builder<M> {
 impl<M: ManageConnection> fmt::Debug for Builder<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.config.fmt(f)
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_size: 10,
-            min_idle: 0,
-            connection_timeout: Duration::from_secs(30),
-            test_on_checkout: true,
-            max_lifetime: Some(Duration::from_secs(30 * 60)),
-            idle_timeout: Some(Duration::from_secs(10 * 60)),
-        }
     }
 }
 
@@ -320,8 +302,8 @@ impl<M: ManageConnection> Builder<M> {
         self
     }
 
-    /// Longest time [`Pool::get`] waits for a connection before returning [`Error::Timeout`]. Longer than zero and
-    /// at most 24 hours: there is deliberately no "wait forever".
+    /// Longest time [`Pool::get`] waits for a connection before returning [`Error::Timeout`], and [`build`](Self::build)
+    /// for its first connections. Longer than zero and at most 24 hours: there is deliberately no "wait forever".
     pub fn connection_timeout(mut self, timeout: Duration) -> Self {
         self.config.connection_timeout = timeout;
         self
@@ -347,62 +329,64 @@ impl<M: ManageConnection> Builder<M> {
         self
     }
 
-    /// Checks the settings, opens the first connection (and `min_idle` of them, if more) and starts the maintenance
-    /// thread if one is needed.
+    /// Called with every error of `connect` (on the pool's thread) and of `is_valid` (on the thread calling `get`),
+    /// e.g. to log them: a failed `connect` that no `get` was waiting for (refilling `min_idle`) is seen nowhere
+    /// else. r2d2's `error_handler` (a trait object there, a closure here).
+    pub fn error_handler(mut self, handler: impl Fn(&M::Error) + Send + Sync + 'static) -> Self {
+        self.error_handler = Some(std::sync::Arc::new(handler));
+        self
+    }
+
+    /// Checks the settings, starts the pool's thread and has it open the first connection (and `min_idle` of
+    /// them, if more), waiting at most `connection_timeout`.
     ///
-    /// Fails with a [`BuildError`] when a setting is out of range or a connection cannot be opened; for the latter,
-    /// the manager's error is the [`source`](std::error::Error::source).
+    /// Fails with a [`BuildError`] when a setting is out of range, a connection cannot be opened (the manager's
+    /// error is the [`source`](std::error::Error::source)), or opening takes longer than `connection_timeout`.
     pub fn build(self, manager: M) -> Result<Pool<M>, BuildError<M::Error>> {
         let config = self.config;
         config.check()?;
-        let slots = Slots::new(config.max_size);
-        let first = config.min_idle.max(1);
-        for i in 0..first {
-            let raw = manager.connect().map_err(BuildError::Connect)?;
-            // Time 0 on the pool's clock.
-            let reserved = slots.reserve_empty(i);
-            debug_assert!(reserved, "a new pool's slots are empty");
-            slots.put(
-                i,
-                Box::new(Conn {
-                    raw,
-                    created: 0,
-                    since: 0,
-                }),
-            );
-        }
+        let every = config.maintenance_interval();
+        let limit_ms = |limit: Option<Duration>| limit.map(|limit| millis(limit).max(1));
         let shared = Arc::new(Shared {
-            waiting: CachePadded::new(AtomicUsize::new(0)),
-            slots,
-            sleep: Mutex::new(()),
-            returned: Condvar::new(),
-            created: AtomicU64::new(first as u64),
-            timed_out: AtomicU64::new(0),
-            discarded: AtomicU64::new(0),
-            clock: Clock::new(),
+            state: Mutex::new(Internals {
+                idle: Vec::with_capacity(config.max_size),
+                in_use: 0,
+                opening: 0,
+                queued: 0,
+                closing: 0,
+                waiting: 0,
+                failed: None,
+                now_ms: 0,
+                created: 0,
+                timed_out: 0,
+                discarded: 0,
+                stop: false,
+                maintaining: true,
+            }),
+            available: Condvar::new(),
+            work: Condvar::new(),
+            start: Instant::now(),
             max_lifetime_ms: limit_ms(config.max_lifetime),
             idle_timeout_ms: limit_ms(config.idle_timeout),
-            signal: Mutex::new(Signal::default()),
-            wake: Condvar::new(),
+            error_handler: self.error_handler,
             manager,
             config,
         });
-        let maintenance = match shared.config.maintenance_interval() {
-            None => None,
-            Some(every) => {
-                let shared = Arc::clone(&shared);
-                let spawned = thread::Builder::new()
-                    .name("conn-pool-maint".into())
-                    .spawn(move || maintenance_loop(&shared, every));
-                Some(spawned.map_err(|e| BuildError::Spawn(e.to_string()))?)
-            }
+        let thread = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name("conn-pool-maint".into())
+                .spawn(move || maintenance_loop(&shared, every))
+                .map_err(|e| BuildError::Spawn(e.to_string()))?
         };
-        Ok(Pool {
+        let pool = Pool {
             handle: Arc::new(Handle {
                 shared,
-                maintenance,
+                maintenance: Some(thread),
             }),
-        })
+        };
+        pool.open_first()?; // on failure, dropping `pool` stops the thread
+        Ok(pool)
     }
 }
 
@@ -435,11 +419,13 @@ impl Config {
         Ok(())
     }
 
-    /// How often the maintenance thread wakes, or `None` when there is nothing for it to do.
+    /// How often the maintenance thread wakes on its own (it also wakes whenever it is asked for a connection), or
+    /// `None` when only requests wake it.
     fn maintenance_interval(&self) -> Option<Duration> {
         let shortest = self.idle_timeout.into_iter().chain(self.max_lifetime).min();
         match shortest {
             None if self.min_idle == 0 => None,
+            // Retries a `min_idle` refill whose `connect` failed.
             None => Some(MAX_TICK),
             Some(shortest) => Some((shortest / 4).clamp(MIN_TICK, MAX_TICK)),
         }
@@ -484,6 +470,11 @@ pub enum BuildError<E> {
     },
     /// Opening a connection failed; the manager's error is inside (and is the `source()`).
     Connect(E),
+    /// The first connections were not open within `connection_timeout` (a `connect` that hangs).
+    Timeout {
+        /// How long `build` waited.
+        waited: Duration,
+    },
     /// The operating system refused to start the maintenance thread.
     Spawn(String),
 }
@@ -503,6 +494,11 @@ impl<E> fmt::Display for BuildError<E> {
                 write!(f, "connection_timeout must be at most 24 h (got {timeout:?})")
             }
             BuildError::Connect(_) => write!(f, "could not open the pool's first connection"),
+            BuildError::Timeout { waited } => write!(
+                f,
+                "the pool's first connection was not open after {} ms (connection_timeout)",
+                waited.as_millis()
+            ),
             BuildError::Spawn(e) => write!(f, "could not start the maintenance thread: {e}"),
         }
     }
@@ -543,19 +539,19 @@ impl<E: std::error::Error + 'static> std::error::Error for BuildError<E> {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error<E> {
-    /// `get` waited `connection_timeout` and every connection stayed lent out.
+    /// `get` waited `connection_timeout` and got no connection.
     Timeout {
-        /// The pool's `max_size`: how many connections were lent out.
+        /// The pool's `max_size`.
         max_size: usize,
         /// How long `get` waited.
         waited: Duration,
     },
-    /// `try_get`: every connection is lent out right now.
+    /// `try_get`: no idle connection right now.
     Exhausted {
         /// The pool's `max_size`.
         max_size: usize,
     },
-    /// A new connection was needed and the manager could not open it (the `source()`).
+    /// A new connection was needed and the manager could not open it (the `source()`). The next `get` tries again.
     Connect(E),
 }
 
@@ -564,13 +560,14 @@ impl<E> fmt::Display for Error<E> {
         match self {
             Error::Timeout { max_size, waited } => write!(
                 f,
-                "no connection free: all {max_size} connections of the pool were in use; waited {} ms \
-                 (connection_timeout)",
+                "no connection free: all {max_size} connections of the pool were in use (or being opened); \
+                 waited {} ms (connection_timeout)",
                 waited.as_millis()
             ),
             Error::Exhausted { max_size } => write!(
                 f,
-                "no connection free: all {max_size} connections of the pool are in use (try_get does not wait)"
+                "no connection free: none of the pool's (at most {max_size}) connections is idle (try_get does \
+                 not wait)"
             ),
             Error::Connect(_) => write!(f, "could not open a new connection"),
         }
@@ -586,17 +583,19 @@ impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
     }
 }
 
-/// A snapshot of a pool, from [`Pool::state`]: already stale when you read it, for display, tests and charts.
+/// A snapshot of a pool, from [`Pool::state`]: taken under the pool's lock, so its numbers agree with each other,
+/// but already stale when you read it. For display, tests and charts.
 ///
 /// ```
 /// use support::conn_pool::{DemoManager, Pool};
 ///
 /// let pool = Pool::builder().max_size(3).min_idle(2).build(DemoManager::new()).unwrap();
-/// let conn = pool.get().unwrap();
 /// let state = pool.state();
-/// assert_eq!((state.connections, state.idle, state.in_use, state.waiting), (2, 1, 1, 0));
-/// assert_eq!(state.created, 2);
-/// println!("{state}"); // 2 connections (1 idle, 1 in use), 0 waiting; created 2, timed out 0, discarded 0
+/// assert_eq!((state.connections, state.idle, state.in_use, state.waiting), (2, 2, 0, 0));
+/// let conn = pool.get().unwrap(); // lends one and asks for a third, to keep 2 idle
+/// let state = pool.state();
+/// assert_eq!((state.in_use, state.waiting), (1, 0));
+/// println!("{state}"); // 3 connections (2 idle, 1 in use), 0 waiting; created 3, timed out 0, discarded 0
 /// # drop(conn);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -606,7 +605,7 @@ pub struct State {
     pub connections: usize,
     /// Connections waiting in the pool.
     pub idle: usize,
-    /// Connections lent out.
+    /// Connections lent out (including one a `get` is checking with `is_valid` before handing it over).
     pub in_use: usize,
     /// Threads blocked in `get`.
     pub waiting: usize,
@@ -637,8 +636,7 @@ impl fmt::Display for State {
 /// A pool of connections. Clone it to share it between threads: clones are handles to the same pool (an `Arc`
 /// inside), like `r2d2::Pool`.
 ///
-/// The pool and its maintenance thread live until the last handle is dropped. See the [module docs](self) for how
-/// it works.
+/// The pool and its thread live until the last handle is dropped. See the [module docs](self) for how it works.
 ///
 /// ```
 /// use support::conn_pool::{DemoManager, Pool};
@@ -658,93 +656,74 @@ pub struct Pool<M: ManageConnection> {
     handle: Arc<Handle<M>>,
 }
 
-/// What the `Pool` handles share; dropping it (the last handle) stops the maintenance thread. Guards hold only
-/// the `Shared` part, so a guard outliving the pool does not keep the thread running.
+/// What the `Pool` handles share; dropping it (the last handle) stops the pool's thread. Guards hold only the
+/// `Shared` part, so a guard outliving the pool does not keep the thread running.
 struct Handle<M: ManageConnection> {
     shared: Arc<Shared<M>>,
     maintenance: Option<thread::JoinHandle<()>>,
 }
 
 struct Shared<M: ManageConnection> {
-    /// Threads blocked in `get`. Read by every guard's drop, written only by waiters: on a cache line of its own,
-    /// so that the guards' reads stay cheap. (Being 128-byte aligned, it also moves the whole `Shared` off the
-    /// cache line of the `Arc`'s reference counts, which every `get` and drop writes.)
-    waiting: CachePadded<AtomicUsize>,
-    /// One slot per connection the pool may open: the bound. See `slots.rs`.
-    slots: Slots<Conn<M::Connection>>,
-    /// Waiters sleep on `returned` under `sleep`; a connection given back wakes one of them.
-    sleep: Mutex<()>,
-    returned: Condvar,
-    /// Counters for `state()`; updated off the fast path (opening, closing, timing out).
-    created: AtomicU64,
-    timed_out: AtomicU64,
-    discarded: AtomicU64,
-    clock: Clock,
-    /// `config.max_lifetime` and `config.idle_timeout` on the clock's scale (see `limit_ms`).
+    state: Mutex<Internals<M::Connection, M::Error>>,
+    /// `get` (and `build`, and the last handle's drop) wait here: for a connection given back or opened, a
+    /// `connect` error, or the thread's end.
+    available: Condvar,
+    /// The pool's thread waits here for connections to open, its next round, or the stop.
+    work: Condvar,
+    /// Time 0 of the pool's coarse clock (`Internals::now_ms`).
+    start: Instant,
+    /// `config.max_lifetime` and `config.idle_timeout` in ms on that clock.
     max_lifetime_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
-    /// Tells the maintenance thread to stop, or to run now.
-    signal: Mutex<Signal>,
-    wake: Condvar,
+    error_handler: Option<ErrorHandler<M::Error>>,
     manager: M,
     config: Config,
 }
 
-struct Conn<C> {
-    raw: C,
-    /// When it was opened, on the pool's `Clock`.
+/// Everything that changes, behind `Shared::state`. Lent out + idle + being opened + being closed never exceeds
+/// `max_size`.
+struct Internals<C, E> {
+    /// Idle connections, a stack: the one given back last is lent out next.
+    idle: Vec<Idle<C>>,
+    /// Lent out (by a guard, or being checked by a `get`).
+    in_use: usize,
+    /// Being opened by the pool's thread, or waiting for it to start; `queued` of them not started yet.
+    opening: usize,
+    queued: usize,
+    /// Being closed, outside the lock.
+    closing: usize,
+    /// Threads blocked in `get` (or `build`).
+    waiting: usize,
+    /// A `connect` error for one of the waiting threads.
+    failed: Option<E>,
+    /// The coarse clock: ms since `Shared::start`, moved forward by the pool's thread at each round. Reading it
+    /// costs nothing where `Instant::now()` costs about 50 ns on the course's VM (as much as a whole get + return).
+    now_ms: u64,
     created: u64,
-    /// When it was last given back, on the pool's `Clock`.
+    timed_out: u64,
+    discarded: u64,
+    /// Set by the last handle's drop: the pool's thread ends.
+    stop: bool,
+    /// The pool's thread is running.
+    maintaining: bool,
+}
+
+impl<C, E> Internals<C, E> {
+    fn total(&self) -> usize {
+        self.idle.len() + self.in_use + self.opening + self.closing
+    }
+}
+
+struct Idle<C> {
+    raw: C,
+    /// When it was opened, on the pool's clock.
+    created: u64,
+    /// When it was last given back, on the pool's clock.
     since: u64,
-}
-
-thread_local! {
-    /// The slot this thread took its last connection from, in any pool: it looks there first next time, so that
-    /// threads keep to "their" slots and do not pull each other's cache lines (and connections stay warm).
-    // Not `const { Cell::new(0) }` as clippy suggests: loom's `thread_local!` does not accept that form.
-    #[allow(clippy::missing_const_for_thread_local)]
-    static LAST_SLOT: Cell<usize> = Cell::new(0);
-}
-
-/// A coarse clock for the hot path: milliseconds since the pool was built, moved forward by the maintenance thread
-/// each time it wakes (at least every quarter of the shorter of `idle_timeout` and `max_lifetime`; it runs
-/// whenever either is set). Reading it is one atomic load, where `Instant::now()` costs about 50 ns on the
-/// course's VM — as much as all the rest of a get + return. Ages read from it are off by at most one wake-up
-/// interval, which these settings tolerate. (Linux does the same with its `jiffies` counter.)
-struct Clock {
-    start: Instant,
-    now_ms: AtomicU64,
-}
-
-impl Clock {
-    fn new() -> Self {
-        Clock {
-            start: Instant::now(),
-            now_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn now(&self) -> u64 {
-        // Relaxed: the value is a timestamp, not a signal that other data is ready.
-        self.now_ms.load(Ordering::Relaxed)
-    }
-
-    /// Called by the maintenance thread only.
-    fn advance(&self) -> u64 {
-        let now = millis(self.start.elapsed());
-        self.now_ms.store(now, Ordering::Relaxed);
-        now
-    }
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// `max_lifetime` or `idle_timeout` in ms on the pool's clock, worked out once at build: converting a `Duration`
-/// on every return showed up in the profile (14% of a get + return). Limits under 1 ms count as 1 ms.
-fn limit_ms(limit: Option<Duration>) -> Option<u64> {
-    limit.map(|limit| millis(limit).max(1))
 }
 
 /// Whether something `age` ms old has reached `limit_ms` (`None`: never).
@@ -752,16 +731,27 @@ fn reached(age: u64, limit_ms: Option<u64>) -> bool {
     limit_ms.is_some_and(|limit| age >= limit)
 }
 
-#[derive(Default)]
-struct Signal {
-    stop: bool,
-    run_now: bool,
-}
-
-/// Our critical sections only read and update small values; none can panic halfway (user code runs outside
-/// them), so a poisoned lock still holds consistent data.
+/// Our critical sections only move values and update counts; none runs user code, so a poisoned lock (a panic
+/// elsewhere) still holds consistent data.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Waits on `cv` until notified or (if given) `deadline`.
+fn wait<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    deadline: Option<Instant>,
+) -> MutexGuard<'a, T> {
+    match deadline {
+        None => cv.wait(guard).unwrap_or_else(|p| p.into_inner()),
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            cv.wait_timeout(guard, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+        }
+    }
 }
 
 impl<M: ManageConnection> Clone for Pool<M> {
@@ -792,11 +782,12 @@ impl<M: ManageConnection> Pool<M> {
         Builder::new()
     }
 
-    /// Lends out a connection: an idle one if there is one, else a new one if fewer than `max_size` are open, else
-    /// waits up to `connection_timeout` for one to come back. The guard gives it back when dropped.
+    /// Lends out a connection: an idle one if there is one, else waits up to `connection_timeout` for one to come
+    /// back or for the pool's thread to open a new one (if fewer than `max_size` are open). The guard gives it
+    /// back when dropped.
     ///
-    /// Errors: [`Error::Timeout`] after `connection_timeout`; [`Error::Connect`] when a new connection was needed
-    /// and could not be opened (the next `get` tries again).
+    /// Errors: [`Error::Timeout`] after `connection_timeout`; [`Error::Connect`] when opening a new connection
+    /// failed while this `get` waited (the next `get` tries again).
     ///
     /// ```
     /// use support::conn_pool::{DemoManager, Pool};
@@ -811,22 +802,20 @@ impl<M: ManageConnection> Pool<M> {
     /// ```
     pub fn get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
         let shared = &self.handle.shared;
-        // Set when we first have to wait: the fast path reads no clock.
-        let mut deadline = None;
+        // (start, deadline), set when this `get` first waits or a check fails: the fast path reads no clock.
+        let mut clock = None;
         loop {
-            let claim = match shared.try_claim() {
-                Some(claim) => claim,
-                None => shared.wait_for_claim(&mut deadline)?,
-            };
-            if let Some(conn) = Shared::checkout(shared, claim)? {
-                return Ok(conn);
+            let conn = shared.take_or_wait(&mut clock)?;
+            if let Some(conn) = shared.check(conn) {
+                return Ok(PooledConnection::new(shared, conn));
             }
-            // The idle connection failed its check and was closed: its slot is free, look again.
+            // It failed its check and was closed: try the next, until the deadline.
+            clock.get_or_insert_with(|| shared.deadline());
         }
     }
 
-    /// Like [`get`](Self::get), without waiting: [`Error::Exhausted`] when every connection is lent out. It still
-    /// opens a new connection when fewer than `max_size` are open.
+    /// Like [`get`](Self::get), without waiting: an idle connection, or [`Error::Exhausted`] (as r2d2's
+    /// `try_get`, it does not wait for a new connection to be opened).
     ///
     /// ```
     /// use support::conn_pool::{DemoManager, Error, Pool};
@@ -839,16 +828,19 @@ impl<M: ManageConnection> Pool<M> {
     /// ```
     pub fn try_get(&self) -> Result<PooledConnection<M>, Error<M::Error>> {
         let shared = &self.handle.shared;
-        loop {
-            let Some(claim) = shared.try_claim() else {
-                return Err(Error::Exhausted {
-                    max_size: shared.config.max_size,
-                });
-            };
-            if let Some(conn) = Shared::checkout(shared, claim)? {
-                return Ok(conn);
+        // Connections that fail their check are closed; try at most `max_size`, so this cannot go on while the
+        // pool's thread refills `min_idle` with more.
+        for _ in 0..shared.config.max_size {
+            let conn = shared.pop(&mut lock(&shared.state));
+            if let Some(conn) = shared.check(conn.ok_or(Error::Exhausted {
+                max_size: shared.config.max_size,
+            })?) {
+                return Ok(PooledConnection::new(shared, conn));
             }
         }
+        Err(Error::Exhausted {
+            max_size: shared.config.max_size,
+        })
     }
 
     /// Connections, idle, in use, waiting threads, and counters since the pool was built.
@@ -861,16 +853,15 @@ impl<M: ManageConnection> Pool<M> {
     /// assert_eq!((state.connections, state.idle, state.in_use), (1, 1, 0)); // build opened one
     /// ```
     pub fn state(&self) -> State {
-        let shared = &self.handle.shared;
-        let count = shared.slots.count();
+        let st = lock(&self.handle.shared.state);
         State {
-            connections: count.idle + count.lent,
-            idle: count.idle,
-            in_use: count.lent,
-            waiting: shared.waiting.load(Ordering::Relaxed),
-            created: shared.created.load(Ordering::Relaxed),
-            timed_out: shared.timed_out.load(Ordering::Relaxed),
-            discarded: shared.discarded.load(Ordering::Relaxed),
+            connections: st.idle.len() + st.in_use,
+            idle: st.idle.len(),
+            in_use: st.in_use,
+            waiting: st.waiting,
+            created: st.created,
+            timed_out: st.timed_out,
+            discarded: st.discarded,
         }
     }
 
@@ -895,291 +886,268 @@ impl<M: ManageConnection> Pool<M> {
     pub fn manager(&self) -> &M {
         &self.handle.shared.manager
     }
-}
 
-/// A slot a thread has won: its idle connection, or the right to open one in it.
-enum Claim<C> {
-    Idle(usize, Box<Conn<C>>),
-    Empty(usize),
+    /// `build`'s last step: has the pool's thread open `min_idle` connections (at least one) and waits for them,
+    /// at most `connection_timeout`.
+    fn open_first(&self) -> Result<(), BuildError<M::Error>> {
+        let shared = &self.handle.shared;
+        let first = shared.config.min_idle.max(1);
+        let (start, deadline) = shared.deadline();
+        let mut st = lock(&shared.state);
+        st.opening += first;
+        st.queued += first;
+        shared.work.notify_one();
+        while st.idle.len() < first {
+            if Instant::now() >= deadline {
+                return Err(BuildError::Timeout {
+                    waited: start.elapsed(),
+                });
+            }
+            st.waiting += 1; // so that a failed `connect` is handed to us
+            st = wait(&shared.available, st, Some(deadline));
+            st.waiting -= 1;
+            if let Some(e) = st.failed.take() {
+                return Err(BuildError::Connect(e));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<M: ManageConnection> Shared<M> {
-    /// The fast path of `get`, no lock and no waiting: an idle connection, looking first in the slot this thread
-    /// used last; else an empty slot to open a connection in. `None`: every slot is lent out or being opened.
-    fn try_claim(&self) -> Option<Claim<M::Connection>> {
-        let n = self.slots.len();
-        let first = LAST_SLOT.with(Cell::get) % n;
-        // The slots from `first` to the end, then from 0 to `first`.
-        let order = || (first..n).chain(0..first);
-        let claim = order()
-            .find_map(|i| self.slots.take_idle(i).map(|conn| Claim::Idle(i, conn)))
-            .or_else(|| {
-                order()
-                    .find(|&i| self.slots.reserve_empty(i))
-                    .map(Claim::Empty)
-            })?;
-        let (Claim::Idle(i, _) | Claim::Empty(i)) = claim;
-        if i != first {
-            LAST_SLOT.with(|last| last.set(i));
-        }
-        Some(claim)
+    /// (now, now + connection_timeout).
+    fn deadline(&self) -> (Instant, Instant) {
+        let now = Instant::now();
+        (now, now + self.config.connection_timeout)
     }
 
-    /// The slow path of `get`: every slot is lent out or being opened. Sleep until a guard gives a slot back (or
-    /// until the deadline, set on the first call), and claim it.
-    fn wait_for_claim(
+    /// Takes the top idle connection, if any, counts it lent out, and asks for a replacement if `min_idle` needs
+    /// one.
+    fn pop(&self, st: &mut Internals<M::Connection, M::Error>) -> Option<Idle<M::Connection>> {
+        let conn = st.idle.pop()?;
+        st.in_use += 1;
+        self.top_up(st);
+        Some(conn)
+    }
+
+    /// An idle connection, waiting for one until the deadline (set in `clock` on the first wait). A `get` that
+    /// already has a deadline (a check failed) stops trying once it has passed.
+    fn take_or_wait(
         &self,
-        deadline: &mut Option<(Instant, Instant)>,
-    ) -> Result<Claim<M::Connection>, Error<M::Error>> {
-        let timeout = self.config.connection_timeout;
-        let (start, deadline) = *deadline.get_or_insert_with(|| {
-            let start = Instant::now();
-            (start, start + timeout)
-        });
-        let mut sleep = lock(&self.sleep);
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        // Pairs with the fence in `wake_a_waiter`: either that guard sees our `waiting` (and wakes us, under the
-        // lock we hold until we sleep), or we see the slot it gave back. Never neither: no lost wake-up.
-        fence(Ordering::SeqCst);
-        let claim = loop {
-            if let Some(claim) = self.try_claim() {
-                break Some(claim);
+        clock: &mut Option<(Instant, Instant)>,
+    ) -> Result<Idle<M::Connection>, Error<M::Error>> {
+        let mut st = lock(&self.state);
+        if clock.is_none() {
+            if let Some(conn) = self.pop(&mut st) {
+                return Ok(conn); // the fast path
             }
-            let now = Instant::now();
-            if now >= deadline {
-                break None;
+        }
+        let (start, deadline) = *clock.get_or_insert_with(|| self.deadline());
+        loop {
+            if Instant::now() >= deadline {
+                st.timed_out += 1;
+                return Err(Error::Timeout {
+                    max_size: self.config.max_size,
+                    waited: start.elapsed(),
+                });
             }
-            sleep = self
-                .returned
-                .wait_timeout(sleep, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
-        };
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        drop(sleep);
-        claim.ok_or_else(|| {
-            self.timed_out.fetch_add(1, Ordering::Relaxed);
-            Error::Timeout {
-                max_size: self.config.max_size,
-                waited: start.elapsed(),
+            if let Some(conn) = self.pop(&mut st) {
+                return Ok(conn);
             }
-        })
-    }
-
-    /// A slot was given back (a connection put back, or a slot emptied): wake a sleeping `get`, if any. Costs a
-    /// fence and one read when nobody sleeps.
-    fn wake_a_waiter(&self) {
-        // Pairs with the fence in `wait_for_claim` (see there).
-        fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) > 0 {
-            let _sleep = lock(&self.sleep);
-            self.returned.notify_one();
+            // Count ourselves waiting, ask for a connection if there is room (again after a failed `connect`), and
+            // sleep. Looking at the stack and going to sleep happen under the lock a guard giving back takes: no
+            // lost wake-up.
+            st.waiting += 1;
+            self.top_up(&mut st);
+            st = wait(&self.available, st, Some(deadline));
+            st.waiting -= 1;
+            if let Some(e) = st.failed.take() {
+                return Err(Error::Connect(e));
+            }
         }
     }
 
-    /// With a slot won: check its idle connection (if asked), or open a new one. `Ok(None)`: the idle connection
-    /// failed its check and was closed; look again.
-    /// (An associated function rather than a method on `self: &Arc<Self>`, which loom's `Arc` does not support.)
-    fn checkout(
-        shared: &Arc<Self>,
-        claim: Claim<M::Connection>,
-    ) -> Result<Option<PooledConnection<M>>, Error<M::Error>> {
-        let this: &Self = shared;
-        let (slot, conn) = match claim {
-            Claim::Idle(slot, conn) => {
-                let mut conn = Discard::new(this, slot, conn);
-                if this.config.test_on_checkout && !conn.check() {
-                    return Ok(None); // `conn` is dropped: closed, counted, its slot emptied
-                }
-                (slot, conn.keep())
+    /// Asks the pool's thread for the connections the pool lacks: one for each waiting thread plus enough to
+    /// keep `min_idle` idle, beyond those being opened already, within `max_size`. Called under the lock after
+    /// anything that changes these numbers.
+    fn top_up(&self, st: &mut Internals<M::Connection, M::Error>) {
+        let wanted = st.waiting + self.config.min_idle.saturating_sub(st.idle.len());
+        let room = self.config.max_size.saturating_sub(st.total());
+        let more = wanted.saturating_sub(st.opening).min(room);
+        if more > 0 {
+            st.opening += more;
+            st.queued += more;
+            self.work.notify_one();
+        }
+    }
+
+    /// With `test_on_checkout`, runs `is_valid` on a connection just taken (outside the lock). `None`: it failed
+    /// (or panicked) and was closed.
+    fn check(&self, mut conn: Idle<M::Connection>) -> Option<Idle<M::Connection>> {
+        if !self.config.test_on_checkout {
+            return Some(conn);
+        }
+        match catch_unwind(AssertUnwindSafe(|| self.manager.is_valid(&mut conn.raw))) {
+            Ok(Ok(())) => return Some(conn),
+            Ok(Err(e)) => self.report(&e),
+            Err(_panic) => {} // the panic hook printed it
+        }
+        self.discard(vec![conn], true);
+        None
+    }
+
+    /// Hands an error to the `error_handler`. A panic in it is caught (the panic hook prints it): it must not
+    /// leave a connection uncounted, nor end the pool's thread.
+    fn report(&self, e: &M::Error) {
+        if let Some(handler) = &self.error_handler {
+            let _ = catch_unwind(AssertUnwindSafe(|| handler(e)));
+        }
+    }
+
+    /// A connection comes back from a guard: idle again, or closed if broken or past `max_lifetime`.
+    fn put_back(&self, mut conn: Idle<M::Connection>) {
+        // A panic in the manager's `has_broken` (a bug in the manager) must not lose a connection's room:
+        // treat the connection as broken. The panic hook has printed the message.
+        let broken = catch_unwind(AssertUnwindSafe(|| self.manager.has_broken(&mut conn.raw)))
+            .unwrap_or(true);
+        let mut st = lock(&self.state);
+        if broken || reached(st.now_ms.saturating_sub(conn.created), self.max_lifetime_ms) {
+            drop(st);
+            return self.discard(vec![conn], true);
+        }
+        conn.since = st.now_ms;
+        st.idle.push(conn);
+        st.in_use -= 1;
+        if st.waiting > 0 {
+            self.available.notify_one();
+        }
+    }
+
+    /// Closes connections the pool no longer wants (lent out until now if `lent`, else already taken off the idle
+    /// stack), outside the lock but counted in `closing` until closed, so that never more than `max_size` are
+    /// open even for a moment; then asks for replacements.
+    fn discard(&self, conns: Vec<Idle<M::Connection>>, lent: bool) {
+        let n = conns.len();
+        {
+            let mut st = lock(&self.state);
+            if lent {
+                st.in_use -= n;
             }
-            Claim::Empty(slot) => {
-                // Dropped without `opened()` (connect failed or panicked): the slot is emptied again.
-                let vacate = Vacate { shared: this, slot };
-                let raw = this.manager.connect().map_err(Error::Connect)?;
-                vacate.opened();
-                let now = this.clock.now();
-                let conn = Conn {
+            st.closing += n;
+            st.discarded += n as u64;
+        }
+        for conn in conns {
+            // A connection whose `drop` panics is gone all the same.
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(conn)));
+        }
+        let mut st = lock(&self.state);
+        st.closing -= n;
+        self.top_up(&mut st);
+    }
+
+    /// Opens one connection (on the pool's thread) and hands it, or its error, to the waiting threads.
+    fn open_one(&self) {
+        let opened = catch_unwind(AssertUnwindSafe(|| self.manager.connect()));
+        if let Ok(Err(e)) = &opened {
+            self.report(e);
+        }
+        let mut st = lock(&self.state);
+        st.opening -= 1;
+        match opened {
+            Ok(Ok(raw)) => {
+                st.created += 1;
+                let now = st.now_ms;
+                st.idle.push(Idle {
                     raw,
                     created: now,
                     since: now,
-                };
-                (slot, Box::new(conn))
+                });
+                if st.waiting > 0 {
+                    self.available.notify_one();
+                }
             }
+            // A waiting thread takes the error; the others look again and ask for another try. (A panic in
+            // `connect` is only that second part; the panic hook printed it.)
+            failed => {
+                if let (Ok(Err(e)), true) = (failed, st.waiting > 0) {
+                    st.failed.get_or_insert(e);
+                }
+                self.available.notify_all();
+            }
+        }
+    }
+
+    /// One round of maintenance: move the clock, choose the expired idle connections under the lock, close them
+    /// after it, and top up.
+    fn reap(&self) {
+        let expired = {
+            let mut st = lock(&self.state);
+            let now = millis(self.start.elapsed());
+            st.now_ms = now;
+            let idle = std::mem::take(&mut st.idle);
+            let mut left = idle.len();
+            let mut expired = Vec::new();
+            // Bottom of the stack first: the longest idle.
+            for conn in idle {
+                let too_old = reached(now.saturating_sub(conn.created), self.max_lifetime_ms);
+                let unused = reached(now.saturating_sub(conn.since), self.idle_timeout_ms)
+                    && left > self.config.min_idle;
+                if too_old || unused {
+                    left -= 1;
+                    expired.push(conn);
+                } else {
+                    st.idle.push(conn);
+                }
+            }
+            self.top_up(&mut st); // also retries a refill whose `connect` failed
+            expired
         };
-        Ok(Some(PooledConnection {
-            conn: Some(conn),
-            slot,
-            pool: Arc::clone(shared),
-        }))
+        if !expired.is_empty() {
+            self.discard(expired, false);
+        }
     }
+}
 
-    /// A connection comes back from a guard into its slot, or is closed.
-    fn put_back(&self, slot: usize, mut conn: Box<Conn<M::Connection>>) {
-        let now = self.clock.now();
-        let too_old = reached(now.saturating_sub(conn.created), self.max_lifetime_ms);
-        // A panic in the manager's `has_broken` (a bug in the manager) must not lose the pool a slot: treat the
-        // connection as broken. The panic message was already printed by the panic hook.
-        let broken = too_old
-            || catch_unwind(AssertUnwindSafe(|| self.manager.has_broken(&mut conn.raw)))
-                .unwrap_or(true);
-        if broken {
-            self.discard(slot, conn);
+/// The pool's thread: opens the connections asked for, and every `every` closes expired idle ones. Ends when
+/// the last `Pool` handle is dropped.
+fn maintenance_loop<M: ManageConnection>(shared: &Shared<M>, every: Option<Duration>) {
+    let mut next_round = every.map(|every| Instant::now() + every);
+    let mut st = lock(&shared.state);
+    while !st.stop {
+        if st.queued > 0 {
+            st.queued -= 1;
+            drop(st);
+            shared.open_one();
+        } else if next_round.is_some_and(|at| Instant::now() >= at) {
+            drop(st);
+            shared.reap();
+            next_round = every.map(|every| Instant::now() + every);
         } else {
-            conn.since = now;
-            self.slots.put(slot, conn);
-            self.wake_a_waiter();
+            st = wait(&shared.work, st, next_round);
+            continue;
         }
+        st = lock(&shared.state);
     }
-
-    /// Closes a connection the pool no longer wants, then empties its slot (so there are never more than
-    /// `max_size` open, not even for a moment), and asks the maintenance thread to top up `min_idle`.
-    fn discard(&self, slot: usize, conn: Box<Conn<M::Connection>>) {
-        self.discarded.fetch_add(1, Ordering::Relaxed);
-        {
-            // Empties the slot when dropped, also if closing the connection panics.
-            let _vacate = Vacate { shared: self, slot };
-            drop(conn);
-        }
-        if self.config.min_idle > 0 {
-            lock(&self.signal).run_now = true;
-            self.wake.notify_one();
-        }
-    }
-
-    /// One round of maintenance: close expired idle connections, then open connections up to `min_idle`.
-    fn maintain(&self) {
-        let now = self.clock.advance();
-        let mut idle = self.slots.count().idle;
-        for slot in 0..self.slots.len() {
-            // Take it out to look at it (a `get` meanwhile finds it lent out).
-            let Some(conn) = self.slots.take_idle(slot) else {
-                continue;
-            };
-            let too_old = reached(now.saturating_sub(conn.created), self.max_lifetime_ms);
-            let unused = reached(now.saturating_sub(conn.since), self.idle_timeout_ms)
-                && idle > self.config.min_idle;
-            if too_old || unused {
-                idle -= 1;
-                self.discarded.fetch_add(1, Ordering::Relaxed);
-                let _vacate = Vacate { shared: self, slot };
-                drop(conn);
-            } else {
-                self.slots.put(slot, conn);
-                self.wake_a_waiter();
-            }
-        }
-
-        while self.slots.count().idle < self.config.min_idle {
-            // None empty: all `max_size` are open (the pool is busy, or they are idle already).
-            let Some(slot) = (0..self.slots.len()).find(|&i| self.slots.reserve_empty(i)) else {
-                break;
-            };
-            let vacate = Vacate { shared: self, slot };
-            let Ok(raw) = self.manager.connect() else {
-                break; // `vacate` is dropped: the slot is empty again; retried at the next wake-up
-            };
-            let now = self.clock.now();
-            let conn = Conn {
-                raw,
-                created: now,
-                since: now,
-            };
-            self.created.fetch_add(1, Ordering::Relaxed);
-            std::mem::forget(vacate);
-            self.slots.put(slot, Box::new(conn));
-            self.wake_a_waiter();
-        }
-    }
-}
-
-/// A slot this thread owns (a connection being opened for it, or being closed). Dropped, it empties the slot and
-/// wakes a waiter, who may open a connection there — also when `connect` or a connection's `drop` panics.
-struct Vacate<'a, M: ManageConnection> {
-    shared: &'a Shared<M>,
-    slot: usize,
-}
-
-impl<M: ManageConnection> Vacate<'_, M> {
-    /// The connection is open and lent out by the caller: count it, keep the slot.
-    fn opened(self) {
-        self.shared.created.fetch_add(1, Ordering::Relaxed);
-        self.shared.slots.lend(self.slot);
-        std::mem::forget(self); // skip `Drop`: the slot stays ours
-    }
-}
-
-impl<M: ManageConnection> Drop for Vacate<'_, M> {
-    fn drop(&mut self) {
-        self.shared.slots.vacate(self.slot);
-        self.shared.wake_a_waiter();
-    }
-}
-
-/// An idle connection taken from its slot, being checked. Dropped without `keep()` — the check failed or
-/// panicked — it is closed and its slot emptied, so the count stays right.
-struct Discard<'a, M: ManageConnection> {
-    shared: &'a Shared<M>,
-    slot: usize,
-    conn: Option<Box<Conn<M::Connection>>>,
-}
-
-impl<'a, M: ManageConnection> Discard<'a, M> {
-    fn new(shared: &'a Shared<M>, slot: usize, conn: Box<Conn<M::Connection>>) -> Self {
-        Discard {
-            shared,
-            slot,
-            conn: Some(conn),
-        }
-    }
-
-    fn check(&mut self) -> bool {
-        let conn = self.conn.as_mut().expect("checked before keep()");
-        self.shared.manager.is_valid(&mut conn.raw).is_ok()
-    }
-
-    fn keep(mut self) -> Box<Conn<M::Connection>> {
-        self.conn.take().expect("keep() is called once")
-    }
-}
-
-impl<M: ManageConnection> Drop for Discard<'_, M> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.shared.discard(self.slot, conn);
-        }
-    }
-}
-
-fn maintenance_loop<M: ManageConnection>(shared: &Shared<M>, every: Duration) {
-    loop {
-        {
-            let mut signal = lock(&shared.signal);
-            if !signal.stop && !signal.run_now {
-                signal = shared
-                    .wake
-                    .wait_timeout(signal, every)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .0;
-            }
-            if signal.stop {
-                return;
-            }
-            signal.run_now = false;
-        }
-        // A panic in the manager here must not leave a pool whose idle connections never expire: catch it, the
-        // panic hook has printed it, and try again at the next wake-up.
-        let _ = catch_unwind(AssertUnwindSafe(|| shared.maintain()));
-    }
+    st.maintaining = false;
+    shared.available.notify_all();
 }
 
 impl<M: ManageConnection> Drop for Handle<M> {
     fn drop(&mut self) {
-        // The last `Pool` handle is gone: stop the maintenance thread and wait for it. It holds only `Shared`,
-        // never a `Handle`, so this never runs on the maintenance thread itself.
-        lock(&self.shared.signal).stop = true;
-        self.shared.wake.notify_all();
-        if let Some(thread) = self.maintenance.take() {
+        // The last `Pool` handle is gone: stop the pool's thread and wait for it, at most `connection_timeout`
+        // (it may be in a `connect` that hangs). It holds only `Shared`, never a `Handle`, so this never runs on
+        // that thread itself.
+        let shared = &self.shared;
+        let mut st = lock(&shared.state);
+        st.stop = true;
+        shared.work.notify_one();
+        let (_, deadline) = shared.deadline();
+        while st.maintaining && Instant::now() < deadline {
+            st = wait(&shared.available, st, Some(deadline));
+        }
+        let ended = !st.maintaining;
+        drop(st);
+        if let (Some(thread), true) = (self.maintenance.take(), ended) {
             let _ = thread.join();
         }
     }
@@ -1210,11 +1178,18 @@ impl<M: ManageConnection> Drop for Handle<M> {
 #[must_use = "the connection goes back to the pool as soon as the guard is dropped"]
 pub struct PooledConnection<M: ManageConnection> {
     /// `Some` until the guard is dropped.
-    conn: Option<Box<Conn<M::Connection>>>,
-    /// The slot the connection belongs to, which this guard owns (it is marked lent out).
-    slot: usize,
-    /// Holds the pool, and with it the slot, alive.
+    conn: Option<Idle<M::Connection>>,
+    /// Holds the pool's shared part alive.
     pool: Arc<Shared<M>>,
+}
+
+impl<M: ManageConnection> PooledConnection<M> {
+    fn new(pool: &Arc<Shared<M>>, conn: Idle<M::Connection>) -> Self {
+        PooledConnection {
+            conn: Some(conn),
+            pool: Arc::clone(pool),
+        }
+    }
 }
 
 impl<M: ManageConnection> std::ops::Deref for PooledConnection<M> {
@@ -1233,7 +1208,7 @@ impl<M: ManageConnection> std::ops::DerefMut for PooledConnection<M> {
 impl<M: ManageConnection> Drop for PooledConnection<M> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.pool.put_back(self.slot, conn);
+            self.pool.put_back(conn);
         }
     }
 }
@@ -1248,5 +1223,37 @@ impl<M: ManageConnection> fmt::Debug for PooledConnection<M> {
     }
 }
 
-mod demo;
-pub use demo::{DemoConnection, DemoError, DemoManager};
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The invariant behind "never more than `max_size`", checked from inside while gets, returns, discards and
+    /// `min_idle` refills race: lent out + idle + being opened + being closed stays within `max_size`.
+    #[test]
+    fn lent_idle_opening_and_closing_never_exceed_max_size() {
+        let pool = Pool::builder()
+            .max_size(3)
+            .min_idle(2)
+            .build(DemoManager::new())
+            .unwrap();
+        let rounds = if cfg!(miri) { 30 } else { 5_000 };
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let pool = &pool;
+                s.spawn(move || {
+                    for i in 0..rounds {
+                        let mut conn = pool.get().expect("no timeout");
+                        if (i + t) % 7 == 0 {
+                            conn.break_connection(); // closed on return, then replaced
+                        }
+                        let st = lock(&pool.handle.shared.state);
+                        assert!(st.total() <= 3 && st.in_use >= 1);
+                    }
+                });
+            }
+        });
+        let st = lock(&pool.handle.shared.state);
+        assert_eq!((st.in_use, st.closing, st.waiting), (0, 0, 0));
+        assert!(st.total() <= 3);
+    }
+}

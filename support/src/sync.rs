@@ -711,6 +711,16 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(10);
 
+    /// Loop counts of the contention tests: Miri runs some 1000 times slower, and a few dozen rounds already
+    /// interleave the threads in many ways there (its scheduler preempts at random points).
+    const fn rounds(native: usize) -> usize {
+        if cfg!(miri) {
+            native / 100
+        } else {
+            native
+        }
+    }
+
     #[test]
     fn semaphore_never_exceeds_its_capacity_under_contention() {
         let sem = Semaphore::new(3);
@@ -719,7 +729,7 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..8 {
                 s.spawn(|| {
-                    for _ in 0..2_000 {
+                    for _ in 0..rounds(2_000) {
                         let _p = sem.acquire_timeout(LONG).expect("no starvation");
                         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                         max_seen.fetch_max(now, Ordering::SeqCst);
@@ -743,7 +753,7 @@ mod tests {
             for t in 0..6 {
                 let (sem, inside, max_seen) = (&sem, &inside, &max_seen);
                 s.spawn(move || {
-                    for i in 0..3_000 {
+                    for i in 0..rounds(3_000) {
                         let permit = match (t + i) % 3 {
                             0 => Some(sem.acquire_timeout(LONG).expect("no starvation")),
                             1 => sem.acquire_timeout(Duration::from_micros(50)),
@@ -875,7 +885,7 @@ mod tests {
     #[test]
     fn cancel_says_exactly_whether_a_one_shot_will_run() {
         // Race cancel against the firing many times: `true` must mean "never runs", `false` "ran".
-        for i in 0..300u64 {
+        for i in 0..rounds(300) as u64 {
             let ran = Arc::new(AtomicUsize::new(0));
             let r = Arc::clone(&ran);
             let t = Timer::after(Duration::from_micros(i % 100), move || {

@@ -131,6 +131,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(miri, ignore = "runs another program")]
     fn missing_program_is_a_clear_error() {
         let e = output_with_timeout(
             &mut Command::new("no-such-program-here"),
@@ -144,6 +145,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "runs another program")]
     fn large_output_does_not_block() {
         let out = output_with_timeout(
             Command::new("sh").args(["-c", "yes | head -c 1000000"]),

@@ -9,6 +9,9 @@
 #   tools/setup.sh --browser   Debian's Chromium at /usr/bin/chromium, installed with apt-get when absent
 #                              (`make setup-browser`, needed by `make browser-test` and so by `make test`);
 #                              CHROMIUM=/path/to/chromium uses another Chromium instead
+#   tools/setup.sh --miri      checks for `cargo +nightly miri` (`make miri`, part of `make test`): without it, says
+#                              so in one line and the Miri step is skipped; under CI (CI=true) installs it with
+#                              rustup or fails
 set -euo pipefail
 
 EVCXR_VERSION=0.22.0
@@ -73,11 +76,43 @@ setup_browser() {
   echo "setup: ok ($("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null | head -1))"
 }
 
+setup_miri() {
+  # Miri (`make miri`, part of `make test`) needs a nightly toolchain with the miri and rust-src components.
+  # Without them `make test` skips the Miri step with one line; under CI (CI=true) they are installed, or setup
+  # fails. MIRI_TOOLCHAIN picks another toolchain (default: nightly).
+  local tc="${MIRI_TOOLCHAIN:-nightly}"
+  if ! cargo "+$tc" miri --version >/dev/null 2>&1; then
+    if [ "${CI:-}" != true ]; then
+      echo "make test: skipping Miri — \`cargo +$tc miri\` not found (install it: rustup component add --toolchain $tc miri rust-src)"
+      return 0
+    fi
+    command -v rustup >/dev/null 2>&1 || {
+      echo "error: CI needs Miri, and there is no rustup to install it (a $tc toolchain with the miri and rust-src components)" >&2
+      exit 1
+    }
+    echo "setup: installing Miri (rustup: the $tc toolchain's miri and rust-src components)"
+    if rustup toolchain list | grep -q "^$tc"; then
+      rustup component add --toolchain "$tc" miri rust-src
+    else
+      rustup toolchain install "$tc" --profile minimal --component miri,rust-src
+    fi || { echo "error: CI needs Miri and installing it failed — run: rustup component add --toolchain $tc miri rust-src" >&2; exit 1; }
+    cargo "+$tc" miri --version >/dev/null 2>&1 || {
+      echo "error: rustup installed miri, but \`cargo +$tc miri\` still does not run" >&2; exit 1
+    }
+  fi
+  # Miri's own build of the standard library (once, in ~/.cache/miri; quiet when it is already there).
+  cargo "+$tc" miri setup >/dev/null 2>&1 || {
+    echo "error: \`cargo +$tc miri setup\` failed — run it by hand to see why" >&2; exit 1
+  }
+  echo "setup: ok ($(cargo "+$tc" miri --version))"
+}
+
 case "${1:-}" in
   "") ;;
   --export) setup_export; exit 0 ;;
   --browser) setup_browser; exit 0 ;;
-  *) echo "usage: tools/setup.sh [--export | --browser]" >&2; exit 2 ;;
+  --miri) setup_miri; exit 0 ;;
+  *) echo "usage: tools/setup.sh [--export | --browser | --miri]" >&2; exit 2 ;;
 esac
 
 # --- the core: .venv, evcxr_jupyter, kernelspec ------------------------------------------------------------------

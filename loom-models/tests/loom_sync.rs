@@ -103,3 +103,25 @@ fn event_set_is_never_lost() {
         assert!(ev.is_set());
     });
 }
+
+#[test]
+fn event_set_then_clear_still_wakes_the_waiter() {
+    // Python's `Event.wait` returns for a thread that was waiting when `set()` came, even if `clear()` followed at
+    // once (issue 14, finding 12). Before the fix the waiter could wake to a lowered flag and sleep again: a lost
+    // wake-up, which loom reports as a deadlock. `waiting()` (loom builds only) lets the setter start once the
+    // waiter is in.
+    loom::model(|| {
+        let ev = Arc::new(Event::new());
+        let waiter = {
+            let ev = Arc::clone(&ev);
+            thread::spawn(move || ev.wait())
+        };
+        while ev.waiting() == 0 {
+            thread::yield_now();
+        }
+        ev.set();
+        ev.clear();
+        waiter.join().unwrap();
+        assert!(!ev.is_set());
+    });
+}

@@ -34,17 +34,43 @@ pub mod sync;
 pub mod timing;
 pub mod work;
 
-/// Makes panics print as they do under `cargo run`: the message and a one-line note, without the full backtrace
-/// that evcxr switches on (it starts its code with `RUST_BACKTRACE=1`). Lessons call it in their setup cell, before
-/// anything can panic: std reads the variable once, at the first panic.
+/// Makes panics print as they do under `cargo run`: the thread, the place and the message, and on the first panic
+/// a one-line note — without the full backtrace that evcxr switches on (it starts its code with
+/// `RUST_BACKTRACE=1`). Lessons call it in their setup cell.
+///
+/// It installs a panic hook ([`std::panic::set_hook`]) that prints that short form; the environment is left
+/// alone. (Setting `RUST_BACKTRACE=0` with `std::env::set_var` would also work, but changing the environment
+/// while another thread may read it is undefined behaviour on Linux: edition 2024 allows `set_var` only inside
+/// the kind of block this crate forbids.)
 ///
 /// ```
 /// support::short_panics();
-/// assert_eq!(std::env::var("RUST_BACKTRACE").as_deref(), Ok("0"));
+/// let result = std::thread::spawn(|| panic!("boom")).join(); // prints `thread '<unnamed>' panicked at …: boom`
+/// assert!(result.is_err());
+/// # let _ = std::panic::take_hook(); // the default hook back
 /// ```
 pub fn short_panics() {
-    // `set_var` is unsafe in edition 2024 because another thread reading the environment at the same moment is
-    // undefined behaviour on some platforms. Lessons call this first thing, before they start threads.
-    #[allow(deprecated_safe_2024)]
-    std::env::set_var("RUST_BACKTRACE", "0");
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let first = AtomicBool::new(true);
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = (payload.downcast_ref::<&str>().copied())
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("Box<dyn Any>");
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let mut err = std::io::stderr().lock();
+        // Like std's own hook: a failed write to stderr is ignored (a panic inside the hook would abort).
+        let _ = match info.location() {
+            Some(at) => writeln!(err, "thread '{name}' panicked at {at}:\n{message}"),
+            None => writeln!(err, "thread '{name}' panicked:\n{message}"),
+        };
+        if first.swap(false, Ordering::Relaxed) {
+            let _ = writeln!(
+                err,
+                "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace"
+            );
+        }
+    }));
 }

@@ -67,7 +67,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -324,14 +324,11 @@ struct Shared {
 impl Shared {
     /// Waits `d`, or less if the site is stopping. Returns false when the site is stopping.
     fn pause(&self, d: Duration) -> bool {
-        let deadline = Instant::now() + d;
+        // parking_lot's `wait_while_for` takes a `Duration::MAX` as "no deadline" (`Instant::now() + d` would panic).
         let mut stopping = self.stopping.lock();
-        while !*stopping {
-            if self.wake.wait_until(&mut stopping, deadline).timed_out() {
-                return !*stopping;
-            }
-        }
-        false
+        self.wake
+            .wait_while_for(&mut stopping, |stopping| !*stopping, d);
+        !*stopping
     }
 
     fn is_stopping(&self) -> bool {

@@ -10,8 +10,16 @@
 //! | `threading.Condition()` | [`Condvar`] (std) | always wait in a loop on a predicate |
 //! | `threading.Barrier(n)` | [`Barrier`] (std) | |
 //!
+//! Every timeout here may be as long as you like: `Duration::MAX` waits forever (a deadline that does not fit the
+//! clock is no deadline), it never panics.
+//!
 //! [`Semaphore`] and [`Event`] are built on the crate's `primitive` module (std's `Mutex` and `Condvar`, loom's
 //! under `--cfg loom`), so a loom model checks this very code.
+//!
+//! What a real program would use instead: in async code `tokio::sync` (`Semaphore`, `Notify`, `watch`) and
+//! `tokio::time`; between threads, a bounded `crossbeam_channel` holding n tokens as a semaphore, a channel that
+//! is dropped (or an `AtomicBool` polled with a timeout) as a one-off "stop" event, `crossbeam_channel::after` and
+//! `tick` with `select!` as timers, parking_lot's `Mutex`, `Condvar` and `ReentrantMutex`, and std's `Barrier`.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
@@ -81,6 +89,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Our critical sections only update counters and flags and cannot panic halfway, so a poisoned lock still
     // holds consistent data.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What is left of `timeout` counted from `start`; `None` once it has run out. Counting down instead of computing
+/// `start + timeout` is what makes `Duration::MAX` safe: that sum does not fit in an `Instant` and panics, while
+/// a wait of `Duration::MAX` on a condition variable simply never times out.
+fn time_left(start: Instant, timeout: Duration) -> Option<Duration> {
+    timeout
+        .checked_sub(start.elapsed())
+        .filter(|left| !left.is_zero())
 }
 
 /// A counting semaphore: at most `n` holders at a time. Python's `threading.Semaphore` and `BoundedSemaphore`.
@@ -187,8 +204,8 @@ impl Semaphore {
         if self.try_take() {
             return true;
         }
-        // The slow path: sleep until a permit is given back (or the deadline passes).
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // The slow path: sleep until a permit is given back (or the timeout runs out).
+        let start = Instant::now();
         let mut sleepers = lock(&self.sleepers);
         *sleepers += 1;
         let got = loop {
@@ -212,18 +229,17 @@ impl Semaphore {
             }
             // The flag is up and we hold `sleepers`, which `give_back` locks before notifying: its notification
             // cannot slip in before we sleep.
-            sleepers = match deadline {
+            sleepers = match timeout {
                 None => self
                     .freed
                     .wait(sleepers)
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
+                Some(timeout) => {
+                    let Some(left) = time_left(start, timeout) else {
                         break false;
-                    }
+                    };
                     self.freed
-                        .wait_timeout(sleepers, deadline - now)
+                        .wait_timeout(sleepers, left)
                         .unwrap_or_else(|poisoned| poisoned.into_inner())
                         .0
                 }
@@ -270,7 +286,7 @@ impl Semaphore {
         self.try_take().then(|| SemaphorePermit { sem: self })
     }
 
-    /// Waits at most `timeout` for a slot.
+    /// Waits at most `timeout` for a slot (`Duration::MAX`: as long as it takes).
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
         self.take(Some(timeout))
             .then(|| SemaphorePermit { sem: self })
@@ -334,6 +350,9 @@ impl Drop for OwnedSemaphorePermit {
 /// `set` wakes every waiter and keeps the flag up until `clear`. Use it for "start now" or "stop now" signals;
 /// to hand data from thread to thread, use a channel.
 ///
+/// As in Python, a thread already waiting when `set` is called returns (`true`) even if `clear` follows at once:
+/// every `set` counts, not only the flag a waiter finds when it wakes up (an event counter, see `EventState`).
+///
 /// ```
 /// use std::time::Duration;
 /// use support::sync::Event;
@@ -350,62 +369,97 @@ impl Drop for OwnedSemaphorePermit {
 /// ```
 #[derive(Debug, Default)]
 pub struct Event {
-    flag: Mutex<bool>,
+    state: Mutex<EventState>,
     changed: PrimitiveCondvar,
+}
+
+#[derive(Debug, Default)]
+struct EventState {
+    flag: bool,
+    /// How many times `set` was called. A waiter remembers it and returns once it changes, even if `clear` has
+    /// lowered the flag again before the waiter got the lock back (the flag alone would send it back to sleep).
+    sets: u64,
+    /// Threads inside `wait`/`wait_timeout`, for the loom model only (it must know a waiter is in before it sets).
+    #[cfg(loom)]
+    waiting: usize,
 }
 
 impl Event {
     /// A new event, not set.
     pub fn new() -> Self {
-        Event {
-            flag: Mutex::new(false),
-            changed: PrimitiveCondvar::new(),
-        }
+        Event::default()
     }
 
     /// Sets the flag and wakes every waiting thread.
     pub fn set(&self) {
-        *lock(&self.flag) = true;
+        let mut state = lock(&self.state);
+        state.flag = true;
+        state.sets = state.sets.wrapping_add(1);
+        drop(state);
         self.changed.notify_all();
     }
 
     /// Lowers the flag; later waits block until the next `set`.
     pub fn clear(&self) {
-        *lock(&self.flag) = false;
+        lock(&self.state).flag = false;
     }
 
     /// Whether the flag is up.
     pub fn is_set(&self) -> bool {
-        *lock(&self.flag)
+        lock(&self.state).flag
     }
 
     /// Blocks until the flag is set. Prefer [`wait_timeout`](Self::wait_timeout) where waiting forever would be a bug.
     pub fn wait(&self) {
-        let mut flag = lock(&self.flag);
-        while !*flag {
-            flag = self
-                .changed
-                .wait(flag)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
+        self.wait_for_set(None);
     }
 
-    /// Waits at most `timeout` for the flag; returns whether it is set (Python's `wait(timeout)`).
+    /// Waits at most `timeout` for the flag (`Duration::MAX`: as long as it takes). Returns `true` when the flag
+    /// was up or a `set` came while waiting, `false` on timeout — Python's `wait(timeout)`.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut flag = lock(&self.flag);
-        while !*flag {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            flag = self
-                .changed
-                .wait_timeout(flag, deadline - now)
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .0;
+        self.wait_for_set(Some(timeout))
+    }
+
+    fn wait_for_set(&self, timeout: Option<Duration>) -> bool {
+        let start = Instant::now();
+        let mut state = lock(&self.state);
+        let sets_before = state.sets;
+        #[cfg(loom)]
+        {
+            state.waiting += 1;
         }
-        true
+        let woken = loop {
+            if state.flag || state.sets != sets_before {
+                break true;
+            }
+            state = match timeout {
+                None => self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(timeout) => {
+                    let Some(left) = time_left(start, timeout) else {
+                        break false;
+                    };
+                    self.changed
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        };
+        #[cfg(loom)]
+        {
+            state.waiting -= 1;
+        }
+        woken
+    }
+
+    /// How many threads are inside `wait`/`wait_timeout` (loom builds only, for `loom-models`).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn waiting(&self) -> usize {
+        lock(&self.state).waiting
     }
 }
 
@@ -499,7 +553,8 @@ impl Timer {
         let shared: Shared = StdArc::default();
         let state = StdArc::clone(&shared);
         // The delay counts from the call, not from when the new thread gets going (spawning takes tens of µs).
-        let first_due = Instant::now() + delay;
+        // `None`: too far away for the clock (`Duration::MAX`), so it never comes; only `cancel` ends the wait.
+        let first_due = Instant::now().checked_add(delay);
         let thread = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
@@ -520,13 +575,16 @@ impl Timer {
                             if st.cancelled {
                                 return;
                             }
-                            let now = Instant::now();
-                            if now >= due {
+                            // A wait of `Duration::MAX` never times out.
+                            let left = due.map_or(Duration::MAX, |due| {
+                                due.saturating_duration_since(Instant::now())
+                            });
+                            if left.is_zero() {
                                 break;
                             }
                             st = state
                                 .1
-                                .wait_timeout(st, due - now)
+                                .wait_timeout(st, left)
                                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                                 .0;
                         }
@@ -534,13 +592,7 @@ impl Timer {
                     }
                     f();
                     let Some(period) = period else { return };
-                    due += period;
-                    let now = Instant::now();
-                    if due < now {
-                        // Late: skip the missed ticks, keep the phase.
-                        let behind = (now - due).as_nanos() / period.as_nanos() + 1;
-                        due += period * behind as u32;
-                    }
+                    due = due.and_then(|due| next_due(due, period, Instant::now()));
                 }
             })
             .expect("spawn the timer thread");
@@ -550,6 +602,23 @@ impl Timer {
             periodic: period.is_some(),
         }
     }
+}
+
+/// The next tick of a recurring timer after the one `due`: one `period` later, or — when that is already past
+/// (`f` ran late or long) — the first tick of the same grid after `now`, so missed ticks are skipped and the phase
+/// kept. `None` when it is beyond what an `Instant` can hold.
+fn next_due(due: Instant, period: Duration, now: Instant) -> Option<Instant> {
+    let next = due.checked_add(period)?;
+    if next >= now {
+        return Some(next);
+    }
+    // How far `now` is into the current period, in u128 nanoseconds (no overflow, no truncation).
+    let into = (now - next).as_nanos() % period.as_nanos();
+    let into = Duration::new(
+        u64::try_from(into / 1_000_000_000).expect("less than `period`, a Duration"),
+        (into % 1_000_000_000) as u32,
+    );
+    now.checked_add(period - into)
 }
 
 /// The handle of a [`Timer`]. Dropping it cancels the timer and joins its thread.
@@ -604,20 +673,19 @@ impl TimerHandle {
         timer_lock(&self.shared).finished
     }
 
-    /// Waits at most `timeout` for the timer's thread to finish; returns whether it did. A recurring timer only
-    /// finishes when cancelled.
+    /// Waits at most `timeout` (`Duration::MAX`: as long as it takes) for the timer's thread to finish; returns
+    /// whether it did. A recurring timer only finishes when cancelled.
     pub fn wait(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let start = Instant::now();
         let mut st = timer_lock(&self.shared);
         while !st.finished {
-            let now = Instant::now();
-            if now >= deadline {
+            let Some(left) = time_left(start, timeout) else {
                 return false;
-            }
+            };
             st = self
                 .shared
                 .1
-                .wait_timeout(st, deadline - now)
+                .wait_timeout(st, left)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
         }
@@ -643,6 +711,16 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(10);
 
+    /// Loop counts of the contention tests: Miri runs some 1000 times slower, and a few dozen rounds already
+    /// interleave the threads in many ways there (its scheduler preempts at random points).
+    const fn rounds(native: usize) -> usize {
+        if cfg!(miri) {
+            native / 100
+        } else {
+            native
+        }
+    }
+
     #[test]
     fn semaphore_never_exceeds_its_capacity_under_contention() {
         let sem = Semaphore::new(3);
@@ -651,7 +729,7 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..8 {
                 s.spawn(|| {
-                    for _ in 0..2_000 {
+                    for _ in 0..rounds(2_000) {
                         let _p = sem.acquire_timeout(LONG).expect("no starvation");
                         let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
                         max_seen.fetch_max(now, Ordering::SeqCst);
@@ -675,7 +753,7 @@ mod tests {
             for t in 0..6 {
                 let (sem, inside, max_seen) = (&sem, &inside, &max_seen);
                 s.spawn(move || {
-                    for i in 0..3_000 {
+                    for i in 0..rounds(3_000) {
                         let permit = match (t + i) % 3 {
                             0 => Some(sem.acquire_timeout(LONG).expect("no starvation")),
                             1 => sem.acquire_timeout(Duration::from_micros(50)),
@@ -807,7 +885,7 @@ mod tests {
     #[test]
     fn cancel_says_exactly_whether_a_one_shot_will_run() {
         // Race cancel against the firing many times: `true` must mean "never runs", `false` "ran".
-        for i in 0..300u64 {
+        for i in 0..rounds(300) as u64 {
             let ran = Arc::new(AtomicUsize::new(0));
             let r = Arc::clone(&ran);
             let t = Timer::after(Duration::from_micros(i % 100), move || {
@@ -843,6 +921,33 @@ mod tests {
     fn panicking_timer_function_still_finishes() {
         let t = Timer::after(Duration::ZERO, || panic!("timer job fails"));
         assert!(t.wait(LONG), "finished despite the panic");
+    }
+
+    #[test]
+    fn next_due_skips_missed_ticks_and_keeps_the_phase() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            next_due(t0, ms(10), t0 + ms(3)),
+            Some(t0 + ms(10)),
+            "on time"
+        );
+        assert_eq!(
+            next_due(t0, ms(10), t0 + ms(35)),
+            Some(t0 + ms(40)),
+            "late: 20, 30 skipped"
+        );
+        // 5 s late with a 1 ns period: 5e9 ticks behind, more than a u32 holds.
+        let late = t0 + Duration::from_secs(5);
+        assert_eq!(
+            next_due(t0, Duration::from_nanos(1), late),
+            Some(late + Duration::from_nanos(1))
+        );
+        assert_eq!(
+            next_due(t0, Duration::MAX, t0),
+            None,
+            "beyond the clock: never"
+        );
     }
 
     #[test]

@@ -437,17 +437,21 @@ impl Sampler {
             .name("sampler".into())
             .spawn(move || {
                 let mut samples = Vec::new();
-                let mut next = start;
+                // `None`: the next sample is further away than the clock can count (`Duration::MAX`): never.
+                let mut next = Some(start);
                 loop {
                     samples.push((ms(), probe()));
-                    next += period;
                     let now = Instant::now();
-                    if next < now {
-                        next = now + period; // fell behind (a busy machine): skip, do not burst
-                    }
-                    // Nothing is ever sent: this waits until `next`, or returns at once when `stop` is dropped.
+                    next = match next.and_then(|next| next.checked_add(period)) {
+                        Some(next) if next < now => now.checked_add(period), // fell behind: skip, do not burst
+                        next => next,
+                    };
+                    // Nothing is ever sent: this waits until `next` (a wait of `Duration::MAX` never times out),
+                    // or returns at once when `stop` is dropped.
+                    let left =
+                        next.map_or(Duration::MAX, |next| next.saturating_duration_since(now));
                     if let Err(crossbeam_channel::RecvTimeoutError::Disconnected) =
-                        stopped.recv_deadline(next)
+                        stopped.recv_timeout(left)
                     {
                         samples.push((ms(), probe()));
                         return samples;

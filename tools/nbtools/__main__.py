@@ -97,7 +97,7 @@ def report(result, ns, out_dir) -> bool:
     """Prints a notebook's line (and its problems), writes its executed copy; returns whether it passed."""
     status = "PASS" if result.passed else "FAIL"
     mutation = ""
-    if result.checks and not ns.no_mutation:
+    if result.checks and result.mutation_ran:
         if not result.mutation_problems:
             wrong = f" and on {result.wrongs} wrong answers" if result.wrongs else ""
             mutation = f", {result.checks} checks fail on the stub{wrong}"

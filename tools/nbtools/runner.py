@@ -233,6 +233,7 @@ class NotebookResult:
     checks: int = 0
     wrongs: int = 0  # wrong answers run against the checks
     mutation_kernels: int = 0  # kernels the mutation check started (0: it ran in the main run's kernel)
+    mutation_ran: bool = False  # False when skipped (--no-mutation, or the main run failed)
 
     @property
     def passed(self) -> bool:
@@ -679,6 +680,7 @@ def run_notebook(
             )
             result.mutation_problems += found
             result.mutation_seconds = time.monotonic() - m_start
+            result.mutation_ran = True
     finally:
         if not session.dead:
             session.close()

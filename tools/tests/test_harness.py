@@ -122,7 +122,7 @@ def test_check_that_fails_on_the_stub_and_the_wrong_answers_passes(tmp_path):
     # right after the stub, so the check passes there; every mutation run fails at run time.
     r = run(tmp_path, exercise())
     assert r.passed, problems(r)
-    assert (r.checks, r.wrongs) == (1, 2)
+    assert (r.checks, r.wrongs, r.mutation_ran) == (1, 2, True)
     check = [c for c in r.cells if "check" in c.tags][0]
     assert not check.failed and [c.index for c in r.cells] == [1, 2, 5, 3]  # setup, stub, solution, check
     assert r.mutation_kernels == 0, "the mutation runs share the main run's kernel (:clear between them)"

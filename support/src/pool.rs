@@ -12,10 +12,12 @@
 //! | `executor.shutdown(wait=True)` | [`ThreadPool::shutdown`] (also on drop) |
 //! | `executor.shutdown(cancel_futures=True)` | [`ThreadPool::shutdown_now`] |
 //!
-//! **Which to pick.** To split one computation over the cores, use rayon (`par_iter`) or `std::thread::scope`:
-//! they let jobs borrow local data and balance the load. Use a `ThreadPool` for a stream of independent
-//! `'static` jobs arriving over time (requests, files to process), where you want a fixed number of threads, names,
-//! a bounded queue for back-pressure, and per-job results and panics.
+//! **Which to pick.** A real program uses the `threadpool` crate for this (or `rayon::ThreadPool::spawn`). To
+//! split one computation over the cores, use rayon (`par_iter`, `rayon::scope`) or `std::thread::scope`: their
+//! jobs may borrow local data, which a pool of `'static` jobs like this one cannot offer without `unsafe`
+//! (support once had a `ThreadPool::scope`; it was unsound, and is gone). Use a `ThreadPool` for a stream of
+//! independent `'static` jobs arriving over time (requests, files to process), where you want a fixed number of
+//! threads, names, a bounded queue for back-pressure, and per-job results and panics.
 //!
 //! ```
 //! use support::pool::{JobError, ThreadPool};
@@ -33,130 +35,54 @@
 //! pool.shutdown();
 //! ```
 //!
-//! ## How it works: one lock, batches that idle workers can steal, and workers that park
+//! **Rules.** Jobs start in the order they were queued (one FIFO queue, one job at a time per worker). A panic in a
+//! job is caught on its worker — including one from dropping a result nobody collects — so workers never die.
+//! A job must not wait for its own pool: `map`, `wait_idle`, `shutdown` and `shutdown_now` called inside one of the
+//! pool's own jobs panic with a message saying so (the job would wait for itself); dropping the last handle of a
+//! pool inside one of its jobs closes it without waiting. A job that waits for another job of the same pool
+//! (`submit(…).join()` inside a job) can still deadlock when every worker does it, as in Python.
 //!
-//! Everything the submitters and the workers share sits in one `Mutex`: the queue of jobs (a `VecDeque`), the list
-//! of parked workers, and the counters. Beside it, each worker has its *batch*: a small `VecDeque` of its own,
-//! behind a lock of its own. No lock is held while a job runs.
+//! ## How it works: a lock-free queue, and workers that sleep
 //!
-//! - `execute`/`submit` push the job and, unless enough workers are awake to take it, take one parked worker off
-//!   the list and `unpark` it — after letting go of the lock, so that the worker does not wake up into a held lock.
-//! - A worker takes its share of the queue: one job, or from a long queue up to 16 — the queue's length divided by
-//!   the number of workers. It runs the first and moves the others into its batch; then it pops them one by one
-//!   from the batch, holding only the batch's lock, which nobody else wants in the common case. It comes back to
-//!   the pool's lock, and reports the jobs it ran, only when its batch is empty: one lock of the pool per batch,
-//!   not per job. (With a `queue_bound`, one job at a time, so that the bound counts every job not started.)
-//! - A worker that finds the queue empty looks at the other workers' batches and *steals* the older half of the
-//!   first one that has jobs waiting (their owner is busy running a job, or it would have taken them). So no job
-//!   waits in the batch of a worker busy with a long job while another worker has nothing to do.
-//! - A worker that finds nothing to take or steal stays awake a little: it yields its core a few times, watching a
-//!   copy of the queue's length that it reads without the lock, and submitters count it as a worker on its way.
-//!   Then it puts itself on the parked list and `park`s: idle workers use no CPU. `JobHandle::join` also yields a
-//!   few times before it blocks.
-//! - No wake-up is lost: jobs go into the queue or into a batch only under the pool's lock, and a worker joins the
-//!   parked list in the same critical section in which it saw the queue and every batch empty; so whoever puts a
-//!   job there later finds it on the list. A submitter wakes a parked worker unless enough are awake to take its
-//!   job; a worker that takes or steals a job and leaves others waiting wakes one if none is awake to look for
-//!   them. An `unpark` that comes before the `park` is not lost either: `park` then returns at once. After its
-//!   yields, a worker looks under the lock once more, so a job queued meanwhile is taken.
-//! - Two kinds of lock, always taken in one order: the pool's, then a batch's. A worker pops from its own batch
-//!   without the pool's lock and never takes the pool's lock while holding its batch's; a thief holds one batch
-//!   lock at a time. So the locks cannot deadlock.
-//! - `wait_idle` and a submitter blocked on a full bounded queue wait on condition variables of the pool's lock;
-//!   the workers notify them only when someone waits, so a busy pool makes no system call for them.
+//! - The queue is crossbeam-deque's [`Injector`]: a lock-free FIFO queue for many producers and consumers (the
+//!   queue rayon puts jobs from outside its pool in). `execute` pushes, a worker `steal`s one job at a time.
+//! - `pending` counts the jobs submitted and not yet finished. A worker adds up the jobs it ran and reports them
+//!   when it finds the queue empty: one update of the shared counter per run of jobs, not per job. When a report
+//!   brings `pending` to 0, the pool is idle: that worker wakes `wait_idle`'s waiters. `pending`'s top bit says
+//!   the pool is closed, so that a submitter checks "open?" and counts its job in one atomic step.
+//! - A worker that finds the queue empty is *searching*: it yields its core a few times, looking again, then
+//!   sleeps on a condition variable. A submitter wakes a sleeper only when nobody is searching; a searcher that
+//!   finds a job and sees more queued wakes the next one. So a busy pool makes few system calls, and idle workers
+//!   use no CPU.
+//! - No wake-up is lost: a worker about to sleep counts itself as sleeping and then looks at the queue; a submitter
+//!   pushes and then looks at the count. A `SeqCst` fence between the write and the read on both sides means at
+//!   least one of them sees the other's write (the "store buffering" pattern of *Rust Atomics and Locks*, ch. 3):
+//!   the sleeper sees the job, or the submitter sees the sleeper and wakes it (under the lock the sleeper holds
+//!   until it waits). `wait_idle` and the worker that makes the pool idle use the same pattern.
+//! - A bounded queue (`queue_bound`) is checked and pushed to under the lock, so that two submitters cannot both
+//!   take the last place; a worker takes the lock after each job to wake a submitter waiting for room.
 //!
-//! **Why not crossbeam-deque**, the work-stealing queues under rayon? Its `Injector` (the shared queue), `Worker`
-//! (a thread's own deque) and `Stealer` (another thread's handle on it) are lock-free, and cheaper than our locks
-//! when many threads steal at once. But loom cannot see inside them, so the models below would check a copy of the
-//! hand-off instead of the shipped code; and lock-free deques leave the hardest part to the pool: a worker that
-//! saw every deque empty and is about to sleep races with a job being pushed, which rayon closes with a sleep
-//! protocol of its own (counters of jobs and of sleepy threads). Here one lock makes "nothing anywhere, so I park"
-//! a single critical section; the price is that stealing takes the pool's lock — only idle workers steal.
+//! Under `--cfg loom` the lock, the condition variables, the atomics, the fences and the threads are loom's (see
+//! `primitive.rs`), and `loom-models/tests/loom_pool.rs` model-checks this code: a job reaching a sleeping
+//! worker, two submitters and two workers, `wait_idle` with a job queued right after the idle moment, a full
+//! bounded queue, both shutdowns. The `Injector` is not loom's: loom sees each push and steal as one step and
+//! cannot reorder memory inside it — its own tests (crossbeam runs them under Miri and ThreadSanitizer) cover it.
 //!
-//! Under `--cfg loom` the locks, the condition variables, the atomics and the threads (with `park`/`unpark`) are
-//! loom's (see `primitive.rs`), and `loom-models/tests/loom_pool.rs` model-checks this very code: a job reaching a
-//! parked or yielding worker, two submitters and two workers, `wait_idle`, a full bounded queue, both shutdowns,
-//! and a job in a busy worker's batch stolen by the other worker — no lost wake-up, no deadlock, no job run twice.
-//! Checked by injecting bugs, each of which makes a model fail: removing a submitter's wake-up, registering as
-//! parked in a second critical section, skipping the last look after the yields, no notification for
-//! `wait_idle`, no stealing, or moving a batch out of the queue in one critical section and into the worker's
-//! batch in another without the wake-up that covers that gap.
+//! ## Measured
 //!
-//! ## Batches were first taken without stealing: head-of-line blocking
-//!
-//! The first version with batches (issue 4) made a batch private: its worker ran it in order, and nobody else
-//! could reach it. Lesson 09's exercise check caught what that means: 8 fake downloads on 3 workers, the first
-//! 300 ms, the other seven 30 ms. A FIFO executor (Python's `ThreadPoolExecutor`, the `threadpool` crate, this
-//! pool before batches) finishes the seven fast ones within about 120 ms and the slow one last. With private
-//! batches, the first worker took the slow download and `https://example.com/a` together, and `a` finished after
-//! the slow one, at about 330 ms, while the two other workers sat idle. For an executor of independent jobs
-//! (requests, files) that is a wrong answer, not a slow one. The unit test
-//! `no_job_waits_in_a_busy_workers_batch_while_another_worker_is_free` reproduces it deterministically (a job that
-//! waits until the 47 jobs after it have run; with private batches, 15 of them were stuck in its batch).
-//!
-//! What remains: a worker looks at the queue first, and steals only when the queue is empty. So while a steady
-//! stream keeps the queue from emptying, a job in the batch of a worker busy with a long job can be overtaken by
-//! newer jobs — never while a worker is idle, and at most until its owner finishes the job it is running.
-//! Stealing first (the batches' jobs are older than any in the queue) would keep the order closer to FIFO, but
-//! every worker would then lock every other worker's batch each time it comes back for jobs, busy pool or not.
-//!
-//! ## Measured (criterion, `cargo bench -p support --bench pool`, 2 cores, 2 workers, machine shared)
-//!
-//! Two runs of the whole bench, load average 1.3–4 from other work on the machine. Absolute numbers move a lot
-//! between runs (rayon's and threadpool's more than ours), so compare within a run:
-//!
-//! | benchmark | support | threadpool | rayon | ratio |
-//! |---|---|---|---|---|
-//! | 100 000 tiny jobs, one `execute` each | 21.5 / 23.3 M jobs/s | 11.9 / 10.2 M/s | 3.1 / 6.8 M/s (scope spawn) | 1.8× / 2.3× the faster |
-//! | 100 000 tiny items through `map` (batched) | 789 / 794 M items/s | – | – | – |
-//! | submit → result round trip | 1.85 / 1.82 µs | 39 / 24 µs | 16.1 / 15.8 µs (spawn + channel) | 0.11× / 0.12× rayon's time |
-//! | 10 000 jobs from 1, 2, 4, 8 submitting threads | 21, 11–18, 21, 15–18 M/s | 20, 9, 15–17, 13–15 M/s | – | 1.05–2.0× |
-//!
-//! The rows above were measured before stealing was added. With it (same bench, one run, another build running
-//! beside it): 17.2 M jobs/s against threadpool's 10.2 and rayon's 7.7 M/s — **1.68×** the faster; round trip
-//! 1.92 µs against rayon's 18.1 µs (**0.11×** its time) and threadpool's 49.8 µs; from 1, 2, 4, 8 submitting threads
-//! 15.9–18.3, 14.4, 18.2, 14.2 M/s against threadpool's 19.7–22.4, 9.6, 13.8, 13.1 M/s: **0.71–0.93×** with one
-//! submitter (threadpool's single channel suits one producer best), 1.50×, 1.32×, 1.08×. A second run on a quieter
-//! machine (load average 1.9): 14.8 M jobs/s against threadpool's 11.9 and rayon's 3.1 — **1.24×** the faster;
-//! round trip 5.5 µs against rayon's 15.2 µs (**0.36×**); 1, 2, 4, 8 submitters 0.80×, 1.95×, 1.24×, 1.27×
-//! threadpool. Stealing costs the busy path nothing: a worker looks at other batches only when the queue is empty.
-//!
-//! Three earlier runs of the same code with more load (average about 3): 1.2×, 4.2× and 4.5× the faster for one
-//! job per `execute`, round trip 0.1–0.5× rayon's. Where the time went before — jobs in a crossbeam channel, idle
-//! workers blocked in its `recv`, 0.5–1.2× rayon in six runs — and what each change bought:
-//!
-//! - Mostly in the benchmark: support's and threadpool's jobs cloned an `Arc` per job, rayon's borrowed, so every
-//!   job moved one cache line among three threads. With the same `static` counter for all, the old pool was
-//!   1.2× rayon or more — but threadpool became the faster of the two, and the old pool was 0.66–1.3× threadpool,
-//!   with a round trip of 3–17 µs, slower than rayon's in four runs of seven.
-//! - One lock and one job per lock: when the submitter and the workers run on different cores (checked by pinning
-//!   the threads with `taskset`), every push and every take moves the lock's cache line between the cores, about
-//!   80 ns per job — at most 12.5 M jobs/s. Hence the batches.
-//! - Parking as soon as the queue is empty: a submitter a little slower than the workers kept finding them parked,
-//!   up to 3 600 `unpark` system calls per 100 000 jobs in slow runs. Hence the yields before parking, by every
-//!   idle worker (with only one worker allowed to yield, the other still parked, and was woken 6 400–7 400 times
-//!   per 100 000 jobs with the threads pinned to different cores).
-//! - Spinning (busy-waiting) 1–3 µs instead of yielding made the round trip 1.5–3 µs *slower*: the woken worker
-//!   often lands on the submitter's core, and spins while the submitter waits for that core. For the same reason
-//!   `join` yields rather than spins (with crossbeam's spinning `recv`, the round trip was usually 1.1–1.4×
-//!   rayon's).
-//!
-//! Panics inside jobs are caught on the worker (`catch_unwind`), so the worker keeps serving; the default panic
-//! hook still prints the panic message, as it does for any thread.
+//! MEASURED_PLACEHOLDER
 
 use std::any::Any;
-use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-
+use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 
 use crate::primitive::{
-    lock_short, thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
-    ShortMutex,
+    fence, thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
 };
 
 /// Why a pool could not be built.
@@ -314,106 +240,59 @@ impl<T> Drop for ResultSender<T> {
 /// looks again. On a busy pool the next job (or the result) is usually microseconds away, while sleeping costs the
 /// other side a system call to wake it and the sleeper tens of microseconds to get a core back. Yielding, not
 /// spinning, because on 2 cores the thread we wait for may be waiting for this very core. Under loom, none: loom
-/// runs every other thread before one that yields, which would hide what they can do meanwhile; the worker still
-/// lets go of the lock and looks once more, and loom tries every interleaving in between.
+/// runs every other thread before one that yields, which would hide what they can do meanwhile.
 const YIELDS_BEFORE_SLEEPING: u32 = if cfg!(loom) { 0 } else { 8 };
 
-/// The most jobs a worker takes from an unbounded queue at once: the first it runs, the rest wait in its
-/// [batch](Worker::batch). It takes a fair share — the queue's length divided by the number of workers — so that a
-/// long queue costs one lock of the pool per batch instead of one per job.
-const MAX_BATCH: usize = 16;
+/// The top bit of [`Shared::pending`]: the pool is closed (`shutdown`).
+const CLOSED: usize = 1 << (usize::BITS - 1);
 
-/// What submitters and workers share, all under [`Shared::state`]'s lock.
-struct State {
-    /// Jobs waiting for a worker, oldest first.
-    jobs: VecDeque<Job>,
-    /// Workers parked (or about to park) because they found no job. A submitter takes one off the list and
-    /// unparks it.
-    sleeping: Vec<thread::Thread>,
-    /// Workers taken off `sleeping` and unparked that have not looked for jobs yet (`waking`), and workers awake
-    /// without a job that look again before they park (`spinning`). Each of them will take a job or steal one, so
-    /// a submitter wakes a sleeping worker only when the queued jobs outnumber them.
-    waking: usize,
-    spinning: usize,
-    /// Jobs taken out of `jobs` by a worker (waiting in a batch, running, or finished) whose end has not been
-    /// reported yet.
-    taken: usize,
-    /// Jobs finished (panicked ones included), and those that panicked.
-    completed: usize,
-    panicked: usize,
-    /// Threads blocked in `wait_idle`, and in `submit` on a full bounded queue: workers signal the condition
-    /// variables only when someone waits, so that a busy pool makes no system call for them.
-    idle_waiters: usize,
-    space_waiters: usize,
-    /// How many times the pool has been seen to become idle. `wait_idle` returns when it changes, not only when the
-    /// pool is idle as it looks: a job queued right after an idle moment must not hide that moment from a waiter
-    /// that wakes up late (issue 14, finding 6).
-    idle_moments: u64,
-    /// `shutdown` was called: no new jobs; workers leave once no job is waiting anywhere.
-    closed: bool,
-}
-
-impl State {
-    fn is_idle(&self) -> bool {
-        self.jobs.is_empty() && self.taken == 0
-    }
-
-    /// After jobs were reported finished or dropped: if that made the pool idle, counts the moment, and says
-    /// whether to notify `wait_idle`.
-    fn check_idle(&mut self) -> bool {
-        if !self.is_idle() {
-            return false;
-        }
-        self.idle_moments += 1;
-        self.idle_waiters > 0
-    }
-
-    /// Queues a job and returns the sleeping worker to unpark for it, if one is needed.
-    fn push(&mut self, job: Job) -> Option<thread::Thread> {
-        self.jobs.push_back(job);
-        if self.jobs.len() <= self.waking + self.spinning {
-            return None; // enough workers are awake and will look
-        }
-        self.wake_one()
-    }
-
-    /// Takes a sleeping worker off the list, to be unparked once the lock is released. `None`: nobody sleeps.
-    fn wake_one(&mut self) -> Option<thread::Thread> {
-        let worker = self.sleeping.pop()?;
-        self.waking += 1;
-        Some(worker)
-    }
-}
-
-/// What a worker reports each time it comes back for jobs: those it finished since the last time.
-#[derive(Default, Clone, Copy)]
-struct Report {
-    finished: usize,
-    panicked: usize,
-}
-
-/// One worker's own queue and activity, on its own cache line.
-struct Worker {
-    /// The rest of the batch this worker took (from the pool's queue, or stolen from another worker's batch): jobs
-    /// it will run next, not started yet, oldest first. Its owner pops from the front holding only this lock —
-    /// uncontended, on its own cache line. Other workers steal from it, and jobs go into it, only under the pool's
-    /// lock. Lock order: the pool's lock, then a batch's lock; never the pool's lock while holding a batch's.
-    batch: ShortMutex<VecDeque<Job>>,
-    /// Running a job now (for [`ThreadPool::stats`]); written only by the owner.
-    busy: AtomicBool,
-}
-
+/// What the workers, the submitters and the waiters share.
 struct Shared {
+    /// The jobs not started yet, oldest first: crossbeam's lock-free FIFO queue for many producers and consumers.
+    queue: Injector<Job>,
+    /// Jobs submitted and not yet reported finished (queued, running, or finished by a worker that has not looked
+    /// at the queue since), plus the [`CLOSED`] bit. One word, so that "is the pool open?" and "count my job" are
+    /// one atomic step for a submitter: no job can slip in after `shutdown` saw the count.
+    pending: CachePadded<AtomicUsize>,
+    /// Workers looking for a job (awake, or woken and on their way): each will look at the queue once more before
+    /// it sleeps, so a submitter wakes nobody while one is searching.
+    searching: CachePadded<AtomicUsize>,
+    /// Workers asleep on `wake` and not yet woken. Changed only under `state`'s lock; read without it.
+    sleeping: AtomicUsize,
+    /// Threads in `wait_idle`: a worker that makes the pool idle takes the lock to notify them only if any.
+    idle_waiters: AtomicUsize,
     state: Mutex<State>,
-    /// Notified when the pool becomes idle (no job queued or taken) and someone waits in `wait_idle`.
+    /// Idle workers sleep here.
+    wake: Condvar,
+    /// Notified when the pool becomes idle (for `wait_idle`).
     idle: Condvar,
-    /// Notified when jobs leave a full bounded queue and a submitter waits for room.
+    /// Notified when a job leaves a full bounded queue (for a blocked submitter).
     space: Condvar,
     /// `queue_bound`, if any.
     bound: Option<usize>,
-    workers: Vec<CachePadded<Worker>>,
-    /// `state.jobs.len()`, stored under the lock whenever it changes, read without the lock by idle workers.
-    queued: AtomicUsize,
+    /// Per worker: running a job now (for [`ThreadPool::stats`]); written only by its worker.
+    busy: Vec<CachePadded<AtomicBool>>,
+    /// Jobs finished (panicked ones included), and those that panicked, as reported by the workers.
+    completed: AtomicUsize,
+    panicked: AtomicUsize,
+}
+
+/// What is changed only under the lock.
+struct State {
+    /// Wake-ups sent to sleeping workers and not yet taken by one.
+    wakeups: usize,
+    /// How many times the pool became idle. `wait_idle` returns when it changes, not only when the pool looks
+    /// idle: a job queued right after an idle moment must not hide that moment from a waiter that wakes up late
+    /// (issue 14, finding 6).
+    idle_moments: u64,
+    /// Submitters waiting for room in a full bounded queue.
+    space_waiters: usize,
+}
+
+/// What a sleeping worker does next.
+enum Next {
+    Look,
+    Exit,
 }
 
 impl Shared {
@@ -423,188 +302,177 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues a job, waiting for room if the queue is bounded and full. On a closed pool the job comes back.
-    fn push(&self, job: Job) -> Result<(), Job> {
-        let mut state = self.lock();
-        if let Some(bound) = self.bound {
-            while state.jobs.len() >= bound && !state.closed {
-                state.space_waiters += 1;
-                state = self.space.wait(state).unwrap_or_else(|p| p.into_inner());
-                state.space_waiters -= 1;
+    fn is_closed(&self) -> bool {
+        self.pending.load(Ordering::SeqCst) & CLOSED != 0
+    }
+
+    /// Queues `f` (boxed by `into_job` once it is sure to be queued). With a bound, waits for room if
+    /// `wait_for_room`, else gives `f` back; on a closed pool, gives `f` back.
+    fn push<F>(
+        &self,
+        f: F,
+        into_job: impl FnOnce(F) -> Job,
+        wait_for_room: bool,
+    ) -> Result<(), TrySubmitError<F>> {
+        // A bounded queue is checked and pushed to under the lock, so that two submitters cannot both take the
+        // last place. Workers take jobs without the lock: that only makes room.
+        let room = match self.bound {
+            None => None,
+            Some(bound) => {
+                let mut state = self.lock();
+                while self.queue.len() >= bound && !self.is_closed() {
+                    if !wait_for_room {
+                        return Err(TrySubmitError::Full(f));
+                    }
+                    state.space_waiters += 1;
+                    state = self.space.wait(state).unwrap_or_else(|p| p.into_inner());
+                    state.space_waiters -= 1;
+                }
+                Some(state)
             }
+        };
+        if self.pending.fetch_add(1, Ordering::SeqCst) & CLOSED != 0 {
+            drop(room);
+            self.retire(1); // not a job of ours after all
+            return Err(TrySubmitError::Closed(f));
         }
-        if state.closed {
-            // The caller drops the job after the lock is released: its captures' `Drop` may be any code.
-            return Err(job);
-        }
-        let wake = state.push(job);
-        self.queued.store(state.jobs.len(), Ordering::Relaxed);
-        drop(state);
-        // Unpark after unlocking, so that the worker does not wake up only to wait for our lock.
-        if let Some(worker) = wake {
-            worker.unpark();
+        self.queue.push(into_job(f));
+        drop(room);
+        // Wake a sleeping worker, unless one is searching (it will find the job). The fence pairs with the one in
+        // `sleep` and `found_job`: either the worker going to sleep sees our job, or we see it asleep.
+        fence(Ordering::SeqCst);
+        if self.searching.load(Ordering::SeqCst) == 0 && self.sleeping.load(Ordering::SeqCst) > 0 {
+            self.wake_one();
         }
         Ok(())
     }
 
-    /// The worker's side: records its report, then returns the next job to run — the first of its share of the
-    /// queue (the rest go into its batch), or else one stolen from another worker's batch — parking while there is
-    /// none. `None` means the pool is shut down and no job waits anywhere: the worker exits.
-    fn take_jobs(&self, me: usize, report: Report) -> Option<Job> {
-        let mut state = self.lock();
-        state.taken -= report.finished;
-        state.completed += report.finished;
-        state.panicked += report.panicked;
-        if report.finished > 0 && state.check_idle() {
-            self.idle.notify_all();
-        }
-        // Whether this worker has already looked again (yielding) since it last woke up.
-        let mut looked = false;
+    /// The next job from the queue, if any.
+    fn take(&self) -> Option<Job> {
         loop {
-            // The queue first, and when it is empty, another worker's batch: its owner is busy with a job.
-            let next = self.take_share(me, &mut state);
-            if let Some(job) = next.or_else(|| self.steal(me)) {
-                // Jobs left waiting, and nobody awake to look for them: wake a sleeper (it will steal).
-                let wake = self.wake_for_waiting(&mut state);
-                drop(state);
-                if let Some(worker) = wake {
-                    worker.unpark();
-                }
-                return Some(job);
+            match self.queue.steal() {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => return None,
+                Steal::Retry => {} // lost a race with another worker: look again
             }
-            if state.closed {
-                return None;
-            }
-            if !looked {
-                // Stay awake a little, without the lock: submitters count us and wake nobody for one job.
-                state.spinning += 1;
-                looked = true;
-                drop(state);
-                self.yield_until_queued();
-                state = self.lock();
-                state.spinning -= 1;
-                continue; // look at the queue and the batches again, under the lock
-            }
-            // Park. We saw the queue and every batch empty, and joining the list in the same critical section is
-            // what makes the wake-up impossible to miss: jobs reach the queue or a batch only under this lock, and
-            // whoever puts them there after we unlock finds us on the list.
-            let me = thread::current();
-            state.sleeping.push(me.clone());
-            drop(state);
-            thread::park();
-            state = self.lock();
-            match state.sleeping.iter().position(|t| t.id() == me.id()) {
-                // Still on the list: `park` returned spuriously. Off the list, to look at the queue.
-                Some(i) => {
-                    state.sleeping.swap_remove(i);
-                }
-                // Taken off by a submitter, a worker or `shutdown`, which counted us in `waking`: we are here.
-                None => state.waking -= 1,
-            }
-            looked = false;
         }
     }
 
-    /// Under the pool's lock: takes this worker's share of the queue, returns its first job and puts the rest in
-    /// the worker's batch. `None` if the queue is empty.
-    fn take_share(&self, me: usize, state: &mut State) -> Option<Job> {
-        let first = state.jobs.pop_front()?;
-        let share = match self.bound {
-            // A bounded queue is for back-pressure: one job at a time, so that the bound counts every job not
-            // started.
-            Some(_) => 1,
-            None => ((state.jobs.len() + 1) / self.workers.len()).clamp(1, MAX_BATCH),
-        };
-        if share > 1 {
-            // Moved under the pool's lock: a worker about to park sees these jobs either in the queue or here.
-            lock_short(&self.workers[me].batch).extend(state.jobs.drain(..share - 1));
-        }
-        state.taken += share;
-        self.queued.store(state.jobs.len(), Ordering::Relaxed);
-        if state.space_waiters > 0 {
-            self.space.notify_all();
-        }
-        Some(first)
-    }
-
-    /// Under the pool's lock, with the queue empty: takes the older half (rounded up) of the first other worker's
-    /// batch that has jobs waiting, returns its first job and puts the rest in this worker's batch (empty: a worker looks for jobs only
-    /// when its batch is). The owner is busy running a job, or it would have taken them itself.
-    fn steal(&self, me: usize) -> Option<Job> {
-        let n = self.workers.len();
-        for victim in (1..n).map(|i| (me + i) % n) {
-            let mut theirs = lock_short(&self.workers[victim].batch);
-            let Some(first) = theirs.pop_front() else {
-                continue;
-            };
-            let half = theirs.len() / 2; // with `first`: half of the batch, rounded up
-            let rest: Vec<Job> = theirs.drain(..half).collect();
-            drop(theirs); // never two batch locks at once
-            lock_short(&self.workers[me].batch).extend(rest);
-            return Some(first);
-        }
-        None
-    }
-
-    /// Under the pool's lock, after a worker took a job: if jobs are still waiting — in the queue or in any batch —
-    /// while a worker sleeps and none is awake to look (`waking`, `spinning`), takes one sleeper off the list to
-    /// be unparked; it will take or steal them. So a job never waits in a busy worker's batch while all the idle
-    /// workers sleep. The batches are looked at only in that case, which a busy pool seldom meets.
-    fn wake_for_waiting(&self, state: &mut State) -> Option<thread::Thread> {
-        if state.sleeping.is_empty() || state.waking + state.spinning > 0 {
-            return None;
-        }
-        let waiting = !state.jobs.is_empty()
-            || self
-                .workers
-                .iter()
-                .any(|w| !lock_short(&w.batch).is_empty());
-        if waiting {
-            state.wake_one()
-        } else {
-            None
+    /// A worker that was searching found a job. If it was the last searcher and jobs are still queued, it wakes a
+    /// sleeper for them, so that a job never waits in the queue while a worker sleeps.
+    fn found_job(&self) {
+        self.searching.fetch_sub(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.searching.load(Ordering::SeqCst) == 0
+            && self.sleeping.load(Ordering::SeqCst) > 0
+            && !self.queue.is_empty()
+        {
+            self.wake_one();
         }
     }
 
-    /// An idle worker's wait before it parks: yields its core and looks at `queued` (no lock),
-    /// [`YIELDS_BEFORE_SLEEPING`] times or until a job is queued.
+    /// Wakes one sleeping worker, if any, counting it as searching from now on.
+    fn wake_one(&self) {
+        let mut state = self.lock();
+        if self.sleeping.load(Ordering::SeqCst) > 0 {
+            self.sleeping.fetch_sub(1, Ordering::SeqCst);
+            self.searching.fetch_add(1, Ordering::SeqCst);
+            state.wakeups += 1;
+            self.wake.notify_one();
+        }
+    }
+
+    /// A worker's report of the jobs it finished since its last one.
+    fn report(&self, finished: usize, panicked: usize) {
+        self.completed.fetch_add(finished, Ordering::Relaxed);
+        self.panicked.fetch_add(panicked, Ordering::Relaxed);
+        self.retire(finished);
+    }
+
+    /// `n` jobs are no longer pending: finished, dropped unrun, or refused. If that makes the pool idle, counts
+    /// the moment and wakes whoever waits for it.
+    fn retire(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let left = self.pending.fetch_sub(n, Ordering::SeqCst) - n;
+        if left & !CLOSED != 0 {
+            return;
+        }
+        // Pairs with the fence in `wait_idle`: either the waiter sees `pending` at 0, or we see the waiter.
+        fence(Ordering::SeqCst);
+        if left == CLOSED || self.idle_waiters.load(Ordering::SeqCst) > 0 {
+            let mut state = self.lock();
+            state.idle_moments += 1;
+            self.idle.notify_all();
+            if left == CLOSED {
+                self.wake.notify_all(); // closed and nothing left: the workers exit
+            }
+        }
+    }
+
+    /// The worker found the queue empty: yields a few times, looking again, and then sleeps until a submitter
+    /// (or a worker that found more jobs than it can run) wakes it. Called while counted in `searching`.
     #[cfg_attr(loom, allow(clippy::reversed_empty_ranges))] // no yields under loom (see the constant)
-    fn yield_until_queued(&self) {
+    fn sleep(&self) -> Next {
         for _ in 0..YIELDS_BEFORE_SLEEPING {
-            if self.queued.load(Ordering::Relaxed) > 0 {
-                return;
+            if !self.queue.is_empty() {
+                return Next::Look;
             }
             thread::yield_now();
         }
+        let mut state = self.lock();
+        self.sleeping.fetch_add(1, Ordering::SeqCst);
+        self.searching.fetch_sub(1, Ordering::SeqCst);
+        // Pairs with the fence in `push` and `found_job`: a job queued after our last look is seen here, or its
+        // submitter sees us asleep and wakes us (it needs the lock, which we hold until we wait).
+        fence(Ordering::SeqCst);
+        // Closed, and no job left anywhere: nothing can be queued any more.
+        let exit = || self.pending.load(Ordering::SeqCst) == CLOSED;
+        if exit() {
+            self.sleeping.fetch_sub(1, Ordering::SeqCst);
+            return Next::Exit;
+        }
+        if !self.queue.is_empty() {
+            self.sleeping.fetch_sub(1, Ordering::SeqCst);
+            self.searching.fetch_add(1, Ordering::SeqCst);
+            return Next::Look;
+        }
+        loop {
+            if state.wakeups > 0 {
+                state.wakeups -= 1; // the waker counted us as searching again
+                return Next::Look;
+            }
+            if exit() {
+                self.sleeping.fetch_sub(1, Ordering::SeqCst);
+                return Next::Exit;
+            }
+            state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
     }
 
-    /// Marks the pool closed and unparks every sleeping worker and blocked submitter, so that they see it.
-    /// If `cancel`, returns every job not started — the queue's and the batches' — to be dropped by the caller,
-    /// outside the lock.
+    /// A job left a bounded queue: wakes a submitter waiting for room.
+    fn made_space(&self) {
+        let state = self.lock();
+        if state.space_waiters > 0 {
+            self.space.notify_all();
+        }
+    }
+
+    /// Marks the pool closed and wakes every sleeping worker and blocked submitter, so that they see it. If
+    /// `cancel`, takes every job out of the queue and returns them, to be dropped by the caller.
     fn close(&self, cancel: bool) -> Vec<Job> {
-        let mut state = self.lock();
-        state.closed = true;
+        self.pending.fetch_or(CLOSED, Ordering::SeqCst);
         let mut cancelled = Vec::new();
         if cancel {
-            cancelled.extend(state.jobs.drain(..));
-            self.queued.store(0, Ordering::Relaxed);
-            for w in &self.workers {
-                let mut batch = lock_short(&w.batch);
-                // Taken, never to be reported finished: no longer counted as taken.
-                state.taken -= batch.len();
-                cancelled.extend(batch.drain(..));
+            while let Some(job) = self.take() {
+                cancelled.push(job);
             }
+            self.retire(cancelled.len()); // dropped unrun: no longer pending
         }
-        let sleepers = std::mem::take(&mut state.sleeping);
-        state.waking += sleepers.len();
+        let _state = self.lock();
         self.space.notify_all();
-        if state.check_idle() {
-            self.idle.notify_all();
-        }
-        drop(state);
-        for worker in sleepers {
-            worker.unpark();
-        }
+        self.wake.notify_all();
         cancelled
     }
 }
@@ -614,7 +482,7 @@ impl Shared {
 pub struct PoolStats {
     /// Worker threads.
     pub threads: usize,
-    /// Jobs waiting: in the queue, or taken by a worker with a batch and not started yet.
+    /// Jobs waiting in the queue.
     pub queued: usize,
     /// Jobs running now.
     pub active: usize,
@@ -663,31 +531,25 @@ impl Builder {
             return Err(BuildError::ZeroQueueBound);
         }
         let shared = Arc::new(Shared {
+            queue: Injector::new(),
+            pending: CachePadded::new(AtomicUsize::new(0)),
+            searching: CachePadded::new(AtomicUsize::new(0)),
+            sleeping: AtomicUsize::new(0),
+            idle_waiters: AtomicUsize::new(0),
             state: Mutex::new(State {
-                jobs: VecDeque::new(),
-                sleeping: Vec::with_capacity(threads),
-                waking: 0,
-                spinning: 0,
-                taken: 0,
-                completed: 0,
-                panicked: 0,
-                idle_waiters: 0,
-                space_waiters: 0,
+                wakeups: 0,
                 idle_moments: 0,
-                closed: false,
+                space_waiters: 0,
             }),
+            wake: Condvar::new(),
             idle: Condvar::new(),
             space: Condvar::new(),
             bound: self.queue_bound,
-            workers: (0..threads)
-                .map(|_| {
-                    CachePadded::new(Worker {
-                        batch: ShortMutex::new(VecDeque::new()),
-                        busy: AtomicBool::new(false),
-                    })
-                })
+            busy: (0..threads)
+                .map(|_| CachePadded::new(AtomicBool::new(false)))
                 .collect(),
-            queued: AtomicUsize::new(0),
+            completed: AtomicUsize::new(0),
+            panicked: AtomicUsize::new(0),
         });
         let mut pool = ThreadPool {
             shared,
@@ -713,20 +575,35 @@ impl Builder {
     }
 }
 
+/// A worker: runs jobs from the queue until it is empty, reports them, then searches and sleeps.
 fn worker_loop(shared: &Shared, me: usize) {
-    let worker = &shared.workers[me];
-    let mut report = Report::default();
-    while let Some(first) = shared.take_jobs(me, report) {
-        report = Report::default();
-        let mut next = Some(first);
-        while let Some(job) = next {
-            worker.busy.store(true, Ordering::Relaxed);
-            report.panicked += usize::from(run(job));
-            worker.busy.store(false, Ordering::Relaxed);
-            report.finished += 1;
-            // The next job of this worker's batch, unless another worker stole it meanwhile: only the batch's own
-            // lock, released before the job runs. The pool's lock is taken once the batch is empty.
-            next = lock_short(&worker.batch).pop_front();
+    let (mut finished, mut panicked) = (0, 0);
+    let mut searching = false;
+    loop {
+        if let Some(job) = shared.take() {
+            if searching {
+                searching = false;
+                shared.found_job();
+            }
+            if shared.bound.is_some() {
+                shared.made_space();
+            }
+            shared.busy[me].store(true, Ordering::Relaxed);
+            panicked += usize::from(run(job));
+            shared.busy[me].store(false, Ordering::Relaxed);
+            finished += 1;
+            continue;
+        }
+        // The queue is empty: report the jobs run since the last report — one update of the shared counters per
+        // run of jobs, not per job — so that `wait_idle` and `shutdown` can see the pool idle.
+        shared.report(finished, panicked);
+        (finished, panicked) = (0, 0);
+        if !searching {
+            searching = true;
+            shared.searching.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Next::Exit = shared.sleep() {
+            return;
         }
     }
 }
@@ -773,16 +650,10 @@ impl ThreadPool {
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn send(&self, job: Job) -> Result<(), PoolClosed> {
-        self.shared.push(job).map_err(|job| {
-            drop(job);
-            PoolClosed
-        })
-    }
-
     /// Runs `f` on a worker, fire-and-forget. Blocks while a bounded queue is full.
     pub fn execute<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), PoolClosed> {
-        self.send(job(f))
+        // On a closed pool `f` comes back and is dropped here: its captures' `Drop` may run any code.
+        self.shared.push(f, job, true).map_err(|_| PoolClosed)
     }
 
     /// Runs `f` on a worker and returns a handle to its result. Blocks while a bounded queue is full.
@@ -792,7 +663,10 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let (result, rx) = crossbeam_channel::bounded(1);
-        self.send(job_with_result(f, ResultSender(Some(result))))?;
+        let into_job = |f| job_with_result(f, ResultSender(Some(result)));
+        self.shared
+            .push(f, into_job, true)
+            .map_err(|_| PoolClosed)?;
         Ok(JobHandle { rx })
     }
 
@@ -822,27 +696,9 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let mut state = self.shared.lock();
-        if state.closed {
-            return Err(TrySubmitError::Closed(f));
-        }
-        if self
-            .shared
-            .bound
-            .is_some_and(|bound| state.jobs.len() >= bound)
-        {
-            return Err(TrySubmitError::Full(f));
-        }
-        // Checked under the lock, so the job is sure to be queued: only now does `f` go into a box.
         let (result, rx) = crossbeam_channel::bounded(1);
-        let wake = state.push(job_with_result(f, ResultSender(Some(result))));
-        self.shared
-            .queued
-            .store(state.jobs.len(), Ordering::Relaxed);
-        drop(state);
-        if let Some(worker) = wake {
-            worker.unpark();
-        }
+        let into_job = |f| job_with_result(f, ResultSender(Some(result)));
+        self.shared.push(f, into_job, false)?;
         Ok(JobHandle { rx })
     }
 
@@ -893,23 +749,20 @@ impl ThreadPool {
     }
 
     /// A snapshot of the pool's counters. A worker adds its finished jobs to `completed` and `panicked` when it
-    /// comes back for more, so a handle's result can arrive a moment before its job is counted; after
+    /// finds the queue empty, so a handle's result can arrive a moment before its job is counted; after
     /// [`wait_idle`](Self::wait_idle) the counts are exact.
     pub fn stats(&self) -> PoolStats {
-        let workers = &self.shared.workers;
-        let active = workers
-            .iter()
-            .filter(|w| w.busy.load(Ordering::Relaxed))
-            .count();
-        let state = self.shared.lock();
-        // Lock order: the pool's lock, then each batch's.
-        let batched: usize = workers.iter().map(|w| lock_short(&w.batch).len()).sum();
+        let shared = &self.shared;
         PoolStats {
             threads: self.threads,
-            queued: state.jobs.len() + batched,
-            active,
-            completed: state.completed,
-            panicked: state.panicked,
+            queued: shared.queue.len(),
+            active: shared
+                .busy
+                .iter()
+                .filter(|b| b.load(Ordering::Relaxed))
+                .count(),
+            completed: shared.completed.load(Ordering::Relaxed),
+            panicked: shared.panicked.load(Ordering::Relaxed),
         }
     }
 
@@ -921,11 +774,15 @@ impl ThreadPool {
         self.refuse_inside_own_job("wait_idle");
         // A timeout too large for the clock (`Duration::MAX`) means "no deadline".
         let deadline = Instant::now().checked_add(timeout);
-        let mut state = self.shared.lock();
+        let shared = &self.shared;
+        let mut state = shared.lock();
         let moments = state.idle_moments;
-        state.idle_waiters += 1;
+        shared.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        // Pairs with the fence in `retire`: either we see `pending` at 0, or the worker that made it 0 sees us
+        // and counts the moment under the lock, which we hold until we wait.
+        fence(Ordering::SeqCst);
         let idle = loop {
-            if state.is_idle() || state.idle_moments != moments {
+            if shared.pending.load(Ordering::SeqCst) & !CLOSED == 0 || state.idle_moments != moments {
                 break true;
             }
             // The worker that finishes the last job notifies under the same lock we check under: no lost wake-up.
@@ -948,7 +805,7 @@ impl ThreadPool {
                 }
             };
         };
-        state.idle_waiters -= 1;
+        shared.idle_waiters.fetch_sub(1, Ordering::SeqCst);
         idle
     }
 
@@ -987,8 +844,7 @@ impl ThreadPool {
 
     /// Stops taking jobs, drops the queued ones (their handles report [`JobError::Cancelled`]), lets running jobs
     /// finish, joins the workers, and returns how many queued jobs were dropped
-    /// (Python's `shutdown(cancel_futures=True)`). Jobs waiting in a worker's batch count as queued: they are
-    /// dropped too. Panics if called inside one of the pool's own jobs.
+    /// (Python's `shutdown(cancel_futures=True)`). Panics if called inside one of the pool's own jobs.
     pub fn shutdown_now(&self) -> usize {
         self.refuse_inside_own_job("shutdown_now");
         let cancelled = self.shared.close(true);
@@ -1088,14 +944,12 @@ mod tests {
     }
 
     #[test]
-    fn no_job_waits_in_a_busy_workers_batch_while_another_worker_is_free() {
-        // Head-of-line blocking, found by lesson 09's exercise: a worker that takes a batch runs it in order, so a
-        // job batched behind a slow one used to wait for it while the other workers were idle. Deterministic: the
-        // "slow" job waits until every other job has run, so with the old pool its batch-mates never run
-        // (a timeout below, an error, not a hang).
+    fn no_job_waits_behind_a_blocked_job_while_another_worker_is_free() {
+        // Head-of-line blocking, found by lesson 09's exercise in an earlier pool that took jobs in batches: a job
+        // batched behind a slow one waited for it while the other workers were idle. Deterministic: the "slow"
+        // job waits until the 47 jobs queued after it have run (a timeout below, an error, not a hang).
         let pool = ThreadPool::new(3).unwrap();
-        // Hold all 3 workers so that the jobs below pile up and the first worker to come back takes a full batch
-        // (48 / 3 = 16 jobs: the blocker and 15 short ones).
+        // Hold all 3 workers so that the jobs below pile up.
         let hold = Arc::new(Event::new());
         for _ in 0..3 {
             let hold = Arc::clone(&hold);
@@ -1219,51 +1073,6 @@ mod tests {
         );
         assert_eq!(running.join(), Ok(true), "the running job finished");
         assert!(queued
-            .into_iter()
-            .all(|h| h.join() == Err(JobError::Cancelled)));
-    }
-
-    #[test]
-    fn shutdown_now_drops_the_jobs_waiting_in_a_batch() {
-        let pool = ThreadPool::new(1).unwrap();
-        // Hold the worker while 5 jobs pile up; then it takes them all as one batch (5 / 1 worker), runs the
-        // first — which waits on `gate` — and keeps the 4 others in its batch.
-        let hold = Arc::new(Event::new());
-        let h = Arc::clone(&hold);
-        pool.execute(move || {
-            h.wait_timeout(LONG);
-        })
-        .unwrap();
-        while pool.stats().active == 0 {
-            std::thread::yield_now();
-        }
-        let gate = Arc::new(Event::new());
-        let g = Arc::clone(&gate);
-        let running = pool.submit(move || g.wait_timeout(LONG)).unwrap();
-        let batched: Vec<_> = (0..4).map(|i| pool.submit(move || i).unwrap()).collect();
-        hold.set();
-        let deadline = Instant::now() + LONG;
-        // The holding job ends; the worker comes back (counting it completed), takes the batch and starts `running`.
-        while (pool.stats().completed, pool.stats().active) != (1, 1) && Instant::now() < deadline {
-            std::thread::yield_now();
-        }
-        let stats = pool.stats();
-        assert_eq!(
-            (stats.active, stats.queued),
-            (1, 4),
-            "one job running, 4 waiting"
-        );
-        let opener = {
-            let gate = Arc::clone(&gate);
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                gate.set();
-            })
-        };
-        assert_eq!(pool.shutdown_now(), 4, "the batch's jobs count as dropped");
-        opener.join().unwrap();
-        assert_eq!(running.join(), Ok(true), "the running job finished");
-        assert!(batched
             .into_iter()
             .all(|h| h.join() == Err(JobError::Cancelled)));
     }

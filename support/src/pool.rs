@@ -44,7 +44,7 @@
 //!
 //! ## How it works: a lock-free queue, and workers that sleep
 //!
-//! - The queue is crossbeam-deque's [`Injector`]: a lock-free FIFO queue for many producers and consumers (the
+//! - The queue is crossbeam-deque's `Injector`: a lock-free FIFO queue for many producers and consumers (the
 //!   queue rayon puts jobs from outside its pool in). `execute` pushes, a worker `steal`s one job at a time.
 //! - `pending` counts the jobs submitted and not yet finished. A worker adds up the jobs it ran and reports them
 //!   when it finds the queue empty: one update of the shared counter per run of jobs, not per job. When a report
@@ -65,8 +65,9 @@
 //! Under `--cfg loom` the lock, the condition variables, the atomics, the fences and the threads are loom's (see
 //! `primitive.rs`), and `loom-models/tests/loom_pool.rs` model-checks this code: a job reaching a sleeping
 //! worker, two submitters and two workers, `wait_idle` with a job queued right after the idle moment, a full
-//! bounded queue, both shutdowns. The `Injector` is not loom's: loom sees each push and steal as one step and
-//! cannot reorder memory inside it — its own tests (crossbeam runs them under Miri and ThreadSanitizer) cover it.
+//! bounded queue, both shutdowns. The `Injector` is not built on loom's types, so under loom a stand-in takes its
+//! place (a lock around a `VecDeque`, and its length in a `SeqCst` atomic as the `Injector`'s indices are): the
+//! models check the pool's protocol around the queue, not the queue's insides, which crossbeam tests itself.
 //!
 //! ## Measured
 //!
@@ -78,11 +79,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use crossbeam_deque::{Injector, Steal};
+use crossbeam_deque::Steal;
 use crossbeam_utils::CachePadded;
 
 use crate::primitive::{
-    fence, thread, Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
+    fence, thread, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
 };
 
 /// Why a pool could not be built.
@@ -243,17 +244,69 @@ impl<T> Drop for ResultSender<T> {
 /// runs every other thread before one that yields, which would hide what they can do meanwhile.
 const YIELDS_BEFORE_SLEEPING: u32 = if cfg!(loom) { 0 } else { 8 };
 
-/// The top bit of [`Shared::pending`]: the pool is closed (`shutdown`).
-const CLOSED: usize = 1 << (usize::BITS - 1);
+/// The job queue: crossbeam-deque's `Injector`.
+#[cfg(not(loom))]
+type Queue = crossbeam_deque::Injector<Job>;
+
+/// Under loom, a stand-in for `Injector<Job>` that loom can see, with the methods the pool uses. Its length is an
+/// atomic changed and read with `SeqCst`, as the `Injector`'s head and tail indices are, so the pool's fences pair
+/// with it as with the real queue; the jobs pass through a lock, which (like the `Injector`'s slots) makes what a
+/// job captured before its push visible to the worker that runs it.
+#[cfg(loom)]
+struct Queue {
+    jobs: Mutex<std::collections::VecDeque<Job>>,
+    len: AtomicUsize,
+}
+
+#[cfg(loom)]
+impl Queue {
+    fn new() -> Self {
+        Queue {
+            jobs: Mutex::new(Default::default()),
+            len: AtomicUsize::new(0),
+        }
+    }
+    fn push(&self, job: Job) {
+        let mut jobs = self.jobs.lock().unwrap();
+        jobs.push_back(job);
+        self.len.fetch_add(1, Ordering::SeqCst);
+    }
+    fn steal(&self) -> Steal<Job> {
+        let mut jobs = self.jobs.lock().unwrap();
+        match jobs.pop_front() {
+            Some(job) => {
+                self.len.fetch_sub(1, Ordering::SeqCst);
+                Steal::Success(job)
+            }
+            None => Steal::Empty,
+        }
+    }
+    fn len(&self) -> usize {
+        self.len.load(Ordering::SeqCst)
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The fields of [`Shared::pending`]: how many jobs are pending (the low 32 bits); how many times that count fell
+/// to 0 (the next 31 bits, wrapping) — the pool's idle moments; and whether the pool is closed (the top bit).
+const COUNT: u64 = (1 << 32) - 1;
+const CLOSED: u64 = 1 << 63;
+const MOMENTS: u64 = !(COUNT | CLOSED);
+const ONE_MOMENT: u64 = 1 << 32;
 
 /// What the workers, the submitters and the waiters share.
 struct Shared {
     /// The jobs not started yet, oldest first: crossbeam's lock-free FIFO queue for many producers and consumers.
-    queue: Injector<Job>,
-    /// Jobs submitted and not yet reported finished (queued, running, or finished by a worker that has not looked
-    /// at the queue since), plus the [`CLOSED`] bit. One word, so that "is the pool open?" and "count my job" are
-    /// one atomic step for a submitter: no job can slip in after `shutdown` saw the count.
-    pending: CachePadded<AtomicUsize>,
+    queue: Queue,
+    /// The jobs submitted and not yet reported finished (queued, running, or finished by a worker that has not
+    /// reported yet), how many times that count fell to 0, and whether the pool is closed ([`COUNT`],
+    /// [`MOMENTS`], [`CLOSED`]). One word, so that "is the pool open?" and "count my job" are one atomic step for
+    /// a submitter (no job slips in after `shutdown` saw the count), and "the count fell to 0" and "one more
+    /// idle moment" are one step for a worker: `wait_idle` returns when the moments changed since its call, so a
+    /// job queued right after an idle moment does not hide it (issue 14, finding 6).
+    pending: CachePadded<AtomicU64>,
     /// Workers looking for a job (awake, or woken and on their way): each will look at the queue once more before
     /// it sleeps, so a submitter wakes nobody while one is searching.
     searching: CachePadded<AtomicUsize>,
@@ -281,10 +334,6 @@ struct Shared {
 struct State {
     /// Wake-ups sent to sleeping workers and not yet taken by one.
     wakeups: usize,
-    /// How many times the pool became idle. `wait_idle` returns when it changes, not only when the pool looks
-    /// idle: a job queued right after an idle moment must not hide that moment from a waiter that wakes up late
-    /// (issue 14, finding 6).
-    idle_moments: u64,
     /// Submitters waiting for room in a full bounded queue.
     space_waiters: usize,
 }
@@ -395,32 +444,51 @@ impl Shared {
         if n == 0 {
             return;
         }
-        let left = self.pending.fetch_sub(n, Ordering::SeqCst) - n;
-        if left & !CLOSED != 0 {
+        let n = n as u64;
+        let mut now = self.pending.load(Ordering::SeqCst);
+        let left = loop {
+            let mut left = now - n;
+            if left & COUNT == 0 {
+                left = (left & !MOMENTS) | ((left & MOMENTS).wrapping_add(ONE_MOMENT) & MOMENTS);
+            }
+            match self
+                .pending
+                .compare_exchange_weak(now, left, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break left,
+                Err(actual) => now = actual,
+            }
+        };
+        if left & COUNT != 0 {
             return;
         }
-        // Pairs with the fence in `wait_idle`: either the waiter sees `pending` at 0, or we see the waiter.
+        // Pairs with the fence in `wait_idle`: either the waiter sees this moment, or we see the waiter.
         fence(Ordering::SeqCst);
-        if left == CLOSED || self.idle_waiters.load(Ordering::SeqCst) > 0 {
-            let mut state = self.lock();
-            state.idle_moments += 1;
+        let closed = left & CLOSED != 0;
+        if closed || self.idle_waiters.load(Ordering::SeqCst) > 0 {
+            let _state = self.lock(); // a waiter holds it until it waits: the notification cannot come too early
             self.idle.notify_all();
-            if left == CLOSED {
+            if closed {
                 self.wake.notify_all(); // closed and nothing left: the workers exit
             }
         }
     }
 
-    /// The worker found the queue empty: yields a few times, looking again, and then sleeps until a submitter
-    /// (or a worker that found more jobs than it can run) wakes it. Called while counted in `searching`.
+    /// A worker that found the queue empty yields its core a few times, looking again; true if a job came.
     #[cfg_attr(loom, allow(clippy::reversed_empty_ranges))] // no yields under loom (see the constant)
-    fn sleep(&self) -> Next {
+    fn yield_until_queued(&self) -> bool {
         for _ in 0..YIELDS_BEFORE_SLEEPING {
             if !self.queue.is_empty() {
-                return Next::Look;
+                return true;
             }
             thread::yield_now();
         }
+        false
+    }
+
+    /// Sleeps until a submitter (or a worker that found more jobs than it can run) wakes it, unless a job is
+    /// queued meanwhile. Called while counted in `searching`.
+    fn sleep(&self) -> Next {
         let mut state = self.lock();
         self.sleeping.fetch_add(1, Ordering::SeqCst);
         self.searching.fetch_sub(1, Ordering::SeqCst);
@@ -428,7 +496,7 @@ impl Shared {
         // submitter sees us asleep and wakes us (it needs the lock, which we hold until we wait).
         fence(Ordering::SeqCst);
         // Closed, and no job left anywhere: nothing can be queued any more.
-        let exit = || self.pending.load(Ordering::SeqCst) == CLOSED;
+        let exit = || self.pending.load(Ordering::SeqCst) & !MOMENTS == CLOSED;
         if exit() {
             self.sleeping.fetch_sub(1, Ordering::SeqCst);
             return Next::Exit;
@@ -531,14 +599,13 @@ impl Builder {
             return Err(BuildError::ZeroQueueBound);
         }
         let shared = Arc::new(Shared {
-            queue: Injector::new(),
-            pending: CachePadded::new(AtomicUsize::new(0)),
+            queue: Queue::new(),
+            pending: CachePadded::new(AtomicU64::new(0)),
             searching: CachePadded::new(AtomicUsize::new(0)),
             sleeping: AtomicUsize::new(0),
             idle_waiters: AtomicUsize::new(0),
             state: Mutex::new(State {
                 wakeups: 0,
-                idle_moments: 0,
                 space_waiters: 0,
             }),
             wake: Condvar::new(),
@@ -594,14 +661,17 @@ fn worker_loop(shared: &Shared, me: usize) {
             finished += 1;
             continue;
         }
-        // The queue is empty: report the jobs run since the last report — one update of the shared counters per
-        // run of jobs, not per job — so that `wait_idle` and `shutdown` can see the pool idle.
-        shared.report(finished, panicked);
-        (finished, panicked) = (0, 0);
         if !searching {
             searching = true;
             shared.searching.fetch_add(1, Ordering::SeqCst);
         }
+        if shared.yield_until_queued() {
+            continue;
+        }
+        // About to sleep: report the jobs run since the last report — one update of the shared counters per run
+        // of jobs, not per job — so that `wait_idle` and `shutdown` can see the pool idle.
+        shared.report(finished, panicked);
+        (finished, panicked) = (0, 0);
         if let Next::Exit = shared.sleep() {
             return;
         }
@@ -776,13 +846,14 @@ impl ThreadPool {
         let deadline = Instant::now().checked_add(timeout);
         let shared = &self.shared;
         let mut state = shared.lock();
-        let moments = state.idle_moments;
+        let start = shared.pending.load(Ordering::SeqCst);
         shared.idle_waiters.fetch_add(1, Ordering::SeqCst);
-        // Pairs with the fence in `retire`: either we see `pending` at 0, or the worker that made it 0 sees us
-        // and counts the moment under the lock, which we hold until we wait.
+        // Pairs with the fence in `retire`: either we see the idle moment, or the worker that made it sees us and
+        // notifies under the lock, which we hold until we wait.
         fence(Ordering::SeqCst);
         let idle = loop {
-            if shared.pending.load(Ordering::SeqCst) & !CLOSED == 0 || state.idle_moments != moments {
+            let now = shared.pending.load(Ordering::SeqCst);
+            if start & COUNT == 0 || now & COUNT == 0 || (now ^ start) & MOMENTS != 0 {
                 break true;
             }
             // The worker that finishes the last job notifies under the same lock we check under: no lost wake-up.
@@ -824,6 +895,14 @@ impl ThreadPool {
 
     /// Joins every worker. The lock is held until all have exited, so that a concurrent caller returns only
     /// then, too: after every queued job ran.
+    /// Threads now in `wait_idle`: for the loom models, which must know that a waiter is in before the pool
+    /// becomes idle.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn idle_waiters(&self) -> usize {
+        self.shared.idle_waiters.load(Ordering::SeqCst)
+    }
+
     fn join_workers(&self) {
         let mut workers = self.lock_workers();
         for w in workers.drain(..) {

@@ -1197,6 +1197,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // reads /proc, which Miri's isolation forbids; and it measures CPU time
     fn idle_workers_use_no_cpu() {
         /// CPU ticks (utime + stime, 10 ms each) used so far by this process's threads named `idle-chk-*`
         /// (Linux /proc); None elsewhere. Counting only the pool's own threads keeps other tests out of it.

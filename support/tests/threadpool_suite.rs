@@ -477,9 +477,7 @@ fn test_join_wavesurfer() {
                 let now = wave_clock.load(Ordering::SeqCst);
                 assert!(p_clock.wait_idle(LONG));
                 // submit jobs for the second wave
-                p_clock
-                    .execute(|| sleep(Duration::from_secs(1)))
-                    .unwrap();
+                p_clock.execute(|| sleep(Duration::from_secs(1))).unwrap();
                 let clock = wave_clock.load(Ordering::SeqCst);
                 tx.send((now, clock, i)).unwrap();
             })

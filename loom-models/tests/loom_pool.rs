@@ -1,15 +1,20 @@
 #![cfg(loom)]
 //! loom models of support::pool's hand-off: the shipped `ThreadPool`, whose lock, condition variables, atomics,
-//! threads and `park`/`unpark` come from the crate's `primitive` module (loom's under `--cfg loom`). loom runs every
+//! fences and threads come from the crate's `primitive` module (loom's under `--cfg loom`). loom runs every
 //! interleaving of the threads below (up to the preemption bound where one is set) and fails on a deadlock — a
-//! worker parked with a job in the queue, a job stranded in a busy worker's batch, a `wait_idle` or a blocked
-//! submitter never woken, a `shutdown` that never joins — or on a failed assertion. Under loom, `wait_idle`'s
-//! timeout is not modelled (loom's `wait_timeout` waits for a notification), so only the workers' notification can
-//! end the wait: a lost one is a deadlock. Under loom an idle worker does not yield before its last look (see
-//! `YIELDS_BEFORE_SLEEPING`): loom would run every other thread first and hide the races of that window.
+//! worker asleep with a job in the queue, a `wait_idle` or a blocked submitter never woken, a `shutdown` that
+//! never joins — or on a failed assertion. Under loom, `wait_idle`'s timeout is not modelled (loom's `wait_timeout`
+//! waits for a notification), so only the workers' notification can end the wait: a lost one is a deadlock. Under
+//! loom an idle worker does not yield before it sleeps (see `YIELDS_BEFORE_SLEEPING`): loom would run every other
+//! thread first and hide the races of that window.
 //!
-//! The models use `execute` and `shutdown`/`shutdown_now`, not `JobHandle::join`: a job's result travels through a
-//! crossbeam channel, which loom cannot see.
+//! Not modelled: the job queue is crossbeam-deque's `Injector`, which is not built on loom's types (and loom
+//! cannot see the hand-off of a job through it). Under loom, pool.rs puts a stand-in in its place: a loom lock
+//! around a `VecDeque`, with its length in a loom atomic changed and read with `SeqCst`, as the `Injector`'s head
+//! and tail indices are. So these models check the pool's own protocol around the queue — the counters, the
+//! fences, the lock and the condition variables — but not the `Injector`'s insides (crossbeam tests those itself,
+//! under Miri and ThreadSanitizer). A job's result travels through a crossbeam channel, which loom cannot see
+//! either, so the models use `execute`, not `JobHandle::join`.
 //!
 //! Run: `make loom` (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p loom-models --release`), part
 //! of `make test`.
@@ -47,7 +52,9 @@ fn a_job_reaches_a_parked_or_parking_worker_and_shutdown_joins() {
 
 #[test]
 fn wait_idle_is_woken_by_the_last_job() {
-    loom::model(|| {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
         let pool = ThreadPool::new(1).unwrap();
         let ran = Arc::new(AtomicUsize::new(0));
         pool.execute(counting_job(&ran)).unwrap();
@@ -104,7 +111,9 @@ fn a_full_bounded_queue_blocks_the_submitter_until_a_worker_takes_a_job() {
 
 #[test]
 fn shutdown_now_either_runs_or_cancels_each_job() {
-    loom::model(|| {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
         let pool = ThreadPool::new(1).unwrap();
         let ran = Arc::new(AtomicUsize::new(0));
         pool.execute(counting_job(&ran)).unwrap();
@@ -116,12 +125,11 @@ fn shutdown_now_either_runs_or_cancels_each_job() {
 }
 
 #[test]
-fn a_job_in_a_busy_workers_batch_is_stolen_by_an_idle_worker() {
-    // Two workers, four jobs. When the queue holds all four, the first worker to look takes two — `first` to run
-    // and `second` in its batch — and `first` blocks until `second` has run: only the other worker can run it,
-    // by stealing it from the batch. If it stays there (no stealing, a worker that parks without looking at the
-    // batches, a lost wake-up), the pool never becomes idle and loom reports a deadlock. The other interleavings
-    // (no batch, or `first` and `second` on different workers) must run every job once as well.
+fn a_second_job_reaches_the_other_worker_while_the_first_blocks() {
+    // Two workers, four jobs. `first` blocks until `second` has run: only the other worker can run it, so a worker
+    // that took `first` must not leave `second` in the queue while the other one sleeps (a submitter that skips the
+    // wake-up because a worker is searching, a searcher that takes a job and wakes nobody, a lost wake-up). If
+    // that happens the pool never becomes idle and loom reports a deadlock.
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);
     builder.check(|| {
@@ -134,10 +142,44 @@ fn a_job_in_a_busy_workers_batch_is_stolen_by_an_idle_worker() {
         pool.execute(move || gate.set()).unwrap(); // `second`
         pool.execute(counting_job(&ran)).unwrap();
         pool.execute(counting_job(&ran)).unwrap();
-        // Not `shutdown` yet: it wakes every parked worker, which would rescue a stranded job.
+        // Not `shutdown` yet: it wakes every sleeping worker, which would rescue a stranded job.
         assert!(pool.wait_idle(Duration::from_secs(60)));
         assert_eq!(ran.load(Ordering::SeqCst), 2);
         assert_eq!(pool.stats().completed, 4);
+        pool.shutdown();
+    });
+}
+
+#[test]
+fn wait_idle_sees_the_idle_moment_when_a_job_is_queued_right_after() {
+    // Issue 14, finding 6. Two threads wait for the pool to be idle. The first to return queues a job that waits
+    // until the other waiter has returned too. A waiter that re-checks only "is the pool idle now?" after waking
+    // sees that job, waits for the next idle moment — which never comes — and loom reports a deadlock.
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let pool = Arc::new(ThreadPool::new(1).unwrap());
+        // The first job ends only once both waiters are in `wait_idle`, so that the idle moment comes after both
+        // calls.
+        let inner = Arc::clone(&pool);
+        pool.execute(move || {
+            while inner.idle_waiters() < 2 {
+                thread::yield_now();
+            }
+        })
+        .unwrap();
+        let returned = Arc::new(Event::new());
+        let other = {
+            let (pool, returned) = (Arc::clone(&pool), Arc::clone(&returned));
+            thread::spawn(move || {
+                assert!(pool.wait_idle(Duration::from_secs(60)));
+                returned.set();
+            })
+        };
+        assert!(pool.wait_idle(Duration::from_secs(60)));
+        let gate = Arc::clone(&returned);
+        pool.execute(move || gate.wait()).unwrap();
+        other.join().unwrap();
         pool.shutdown();
     });
 }

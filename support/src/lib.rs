@@ -13,7 +13,7 @@
 //! | [`timing`] | run a closure n times, min / median; the same work across thread counts | `time.perf_counter`, `timeit` |
 //! | [`plot`] | line, bar and timeline charts, inline SVG in the notebook | matplotlib |
 //! | [`process`] | run another program with a deadline | `subprocess.run(…, timeout=…)` |
-//! | [`pool`] | a thread pool with job handles, `map` and `scope` | `concurrent.futures.ThreadPoolExecutor` |
+//! | [`pool`] | a thread pool with job handles and `map` | `concurrent.futures.ThreadPoolExecutor` |
 //! | [`sync`] | `Semaphore`, `Event`, `Timer`, and re-exports of what crates already do well | `threading` |
 //! | [`work`] | CPU-bound work to measure with (`is_prime`) | the tutorial's `is_prime` |
 //! | [`conn_pool`] | a connection pool (r2d2's API, lock-free slots); SQLite behind the `sqlite` feature | the tutorial's connection pool |

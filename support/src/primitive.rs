@@ -23,23 +23,3 @@ pub(crate) use loom::{
     },
     thread, thread_local,
 };
-
-#[cfg(loom)]
-pub(crate) use loom::sync::{Mutex as ShortMutex, MutexGuard as ShortMutexGuard};
-/// A lock for short critical sections that never wait on a condition variable: parking_lot's normally (it spins
-/// briefly before sleeping, which pays off when a holder on the other core is about to let go, and it has no
-/// poisoning), loom's under loom. Taken with [`lock_short`].
-#[cfg(not(loom))]
-pub(crate) use parking_lot::{Mutex as ShortMutex, MutexGuard as ShortMutexGuard};
-
-/// Locks a [`ShortMutex`]. Under loom a poisoned lock is taken anyway, as parking_lot's would be.
-#[cfg(not(loom))]
-pub(crate) fn lock_short<T>(m: &ShortMutex<T>) -> ShortMutexGuard<'_, T> {
-    m.lock()
-}
-
-/// Locks a [`ShortMutex`]. Under loom a poisoned lock is taken anyway, as parking_lot's would be.
-#[cfg(loom)]
-pub(crate) fn lock_short<T>(m: &ShortMutex<T>) -> ShortMutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}

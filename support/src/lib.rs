@@ -21,6 +21,7 @@
 //!
 //! Heavy dependencies sit behind cargo features so that light lessons start fast:
 //! `sqlite` (rusqlite with bundled SQLite) and `site` (a local demo web site for the crawler lesson).
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod conn_pool;

@@ -3,9 +3,12 @@
 //
 //   node browser_test.mjs CONFIG.json
 //
-// CONFIG: {labUrl, token, notebook, cells: [{type, tags, slide}], figures, htmlPage, slidesPage, outDir,
-//          runTimeoutSeconds, chromium, skip: ["lab"|"html"|"slides"]}
+// CONFIG: {labUrl, token, printedUrl, index, indexTitle, notebook, cells: [{type, tags, slide}], figures, htmlPage,
+//          slidesPage, outDir, runTimeoutSeconds, chromium, skip: ["lab-index"|"lab"|"html"|"slides"]}
 // Checks, each reported as "ok ..." or "FAIL ...", then "N passed, N failed":
+//   lab: make lab opens the index   the URL JupyterLab printed when tools/lab.sh started it (as `make lab` does)
+//           is /lab/tree/<index>?token=…, and opening it shows the index notebook (its tab current, its title on
+//           the page) with no notification toast — no news question, no update prompt; screenshot lab-index.png.
 //   lab     JupyterLab opens the notebook; Run → Run All Cells (the menu, as a person does) runs every code cell to a
 //           finished prompt [n] and the kernel goes idle; no cell shows an error or panic text except the cells
 //           tagged raises-exception / expect-panic (and those tagged raises-exception do show their error) and
@@ -261,6 +264,36 @@ async function lab() {
   await page.close();
 }
 
+// ---------- make lab's URL ----------
+async function labIndex() {
+  const name = "lab: make lab opens the index";
+  const u = new URL(cfg.printedUrl);
+  if (u.pathname !== `/lab/tree/${cfg.index}` || !u.searchParams.get("token")) {
+    fail(name, `JupyterLab printed ${u.pathname}?${u.search ? "token=…" : ""}, not /lab/tree/${cfg.index}?token=…`);
+    return;
+  }
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(cfg.printedUrl, { waitUntil: "domcontentloaded", timeout: 60_000 });
+  await page.locator(ACTIVE).waitFor({ state: "visible", timeout: 90_000 });
+  const title = page.locator(`${ACTIVE} h1`, { hasText: cfg.indexTitle }).first();
+  await title.waitFor({ state: "visible", timeout: 30_000 }).catch(() => {});
+  // The news question and the update prompt are toasts that show a moment after the page loads.
+  await sleep(5000);
+  const seen = await page.evaluate(() => ({
+    tab: document.querySelector("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel")?.textContent?.trim() || "",
+    toasts: [...document.querySelectorAll(".Toastify__toast")].map((t) => t.textContent.trim().slice(0, 100)),
+    path: location.pathname,
+  }));
+  const titled = await title.isVisible();
+  console.log(`     screenshot: ${await shot(page, "lab-index.png")}`);
+  if (seen.tab !== cfg.index || !titled)
+    fail(name, `the current tab is "${seen.tab}" (want ${cfg.index}), the title "${cfg.indexTitle}" ${titled ? "shows" : "does not show"}`);
+  else if (seen.toasts.length) fail(name, `notifications pop up: ${seen.toasts.join(" | ")}`);
+  else ok(name, `${u.origin}${u.pathname}?token=… shows ${cfg.index} ("${cfg.indexTitle}"), no notification in 5 s`);
+  await page.close();
+}
+
 // ---------- exported HTML ----------
 async function html() {
   const page = await context.newPage();
@@ -363,7 +396,7 @@ async function slides() {
   await page.close();
 }
 
-for (const [name, step] of [["lab", lab], ["html", html], ["slides", slides]]) {
+for (const [name, step] of [["lab-index", labIndex], ["lab", lab], ["html", html], ["slides", slides]]) {
   if (cfg.skip?.includes(name)) continue;
   try {
     await step();

@@ -6,15 +6,16 @@ Run by `make browser-test` (and `make test`, after the notebooks ran). What it d
 
 1. copies notebooks/ into a temporary folder with a symlink to support/ beside it (the notebooks' ``:dep support
    = { path = "../support" }`` resolves; the repository's notebooks are not touched), and starts JupyterLab there
-   on 127.0.0.1, a free port, a random token, ``--allow-root`` as root, with ``JUPYTER_PATH=.venv/share/jupyter``
-   (the course's ``rust`` kernelspec) and its own config, settings, workspace and runtime folders. JupyterLab's
-   news, update check and PyPI extension manager are off (``--LabApp.news_url=None``, ``NeverCheckForUpdate``,
-   ``extension_manager=readonly``, ``fetchNews``/``checkForUpdates`` settings), so nothing reaches out;
+   the way ``make lab`` does: tools/lab.sh (LAB_ROOT=the copy, PORT=a free port), which writes the course's
+   settings into .venv (tools/lab_config.py: no news, no update check — the same settings learners get) and
+   starts JupyterLab on 127.0.0.1 with the index as its default URL. The test adds ``--no-browser`` and
+   ``--LabApp.extension_manager=readonly`` (no PyPI queries) and gives it its own config, settings, workspace and
+   runtime folders; the URL JupyterLab prints (with its generated token) is the one the browser opens first;
 2. exports the executed copy of the notebook (build/executed/, written by ``make test``/``make run``/``make html``;
    the harness runs it first when there is none) to HTML and to a slide deck in OUT;
 3. runs tools/export/browser_test.mjs (playwright-core, /usr/bin/chromium): see its header for the checks.
 
-Screenshots land in OUT (lab.png, html.png, slide.png); with ``--docs DIR`` (``make screenshots``) lab.png and
+Screenshots land in OUT (lab-index.png, lab.png, html.png, slide.png); with ``--docs DIR`` (``make screenshots``) lab.png and
 slide.png are copied to DIR when every check passed. Ends with ``browser-test: N passed, N failed``; exit code 1 on
 failure (the temporary folder and JupyterLab's log are then kept).
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
+import re
 import shutil
 import signal
 import socket
@@ -52,9 +53,9 @@ def free_port() -> int:
 
 
 def write_settings(settings: Path):
-    """User settings of the throw-away JupyterLab: no news, no update check, every cell in the DOM."""
+    """User settings of the throw-away JupyterLab: every cell in the DOM. (No news and no update check come from
+    .venv, written by tools/lab.sh as for learners.)"""
     files = {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     }
     for rel, data in files.items():
@@ -80,7 +81,8 @@ class Lab:
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.port = free_port()
-        self.token = secrets.token_hex(16)
+        self.token = ""  # JupyterLab generates it; read from the URL it prints (wait_ready)
+        self.printed_url = ""
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "jupyterlab.log"
         env = os.environ.copy()
@@ -91,27 +93,31 @@ class Lab:
             JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
             JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
             JUPYTER_PLATFORM_DIRS="1",
+            PORT=str(self.port),
+            LAB_ROOT=str(tmp / "notebooks"),
         )
         write_settings(tmp / "settings")
+        # `make lab`'s script (it adds --allow-root as root, and execs jupyter: self.proc is JupyterLab).
         args = [
-            str(VENV / "bin" / "jupyter"), "lab", "--no-browser",
-            "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={tmp / 'notebooks'}",
-            "--LabApp.news_url=None", *(["--debug"] if os.environ.get("LAB_DEBUG") else []),
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "bash", str(ROOT / "tools" / "lab.sh"), "--no-browser", "--ServerApp.port_retries=0",
+            *(["--debug"] if os.environ.get("LAB_DEBUG") else []),
             "--LabApp.extension_manager=readonly",  # no PyPI queries from the server's extension manager
         ]
-        if os.geteuid() == 0:
-            args.append("--allow-root")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, cwd=tmp, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, timeout=120):
         deadline = time.monotonic() + timeout
+        want = re.compile(rf"(http://127\.0\.0\.1:{self.port}/\S*\?token=([0-9a-f]+))")
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}; log: {self.log_path}")
+            if not self.token:
+                found = want.search(self.log_path.read_text(errors="replace"))
+                if not found:
+                    time.sleep(0.5)
+                    continue
+                self.printed_url, self.token = found.groups()
             try:
                 with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=5) as r:
                     if r.status == 200:
@@ -168,6 +174,8 @@ def main() -> int:
     ap.add_argument("--executed", default=str(ROOT / "build" / "executed"))
     ap.add_argument("--run-timeout", type=float, default=420, help="seconds for Run All Cells (kernel start, :dep compile)")
     ap.add_argument("--docs", help="when every check passes, copy lab.png and slide.png here (README's pictures)")
+    ap.add_argument("--skip", action="append", default=[], choices=["lab-index", "lab", "html", "slides"],
+                    help="leave out a part of the test (while working on another; repeatable)")
     ns = ap.parse_args()
     started = time.monotonic()
     out = Path(ns.out).resolve()
@@ -198,14 +206,17 @@ def main() -> int:
     shutil.copytree(ROOT / "notebooks", tmp / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     (tmp / "support").symlink_to(ROOT / "support")
     nb = nbformat.read(tmp / "notebooks" / ns.notebook, as_version=4)
+    # As in the deck: export.prepare_slides gives a solution cell its own sub-slide and leaves the wrong answers
+    # out (so they count as skip here; matched by cell id — a zip would drop the notebook's last cells).
+    deck = {d.get("id"): d for d in export.prepare_slides(nb).cells}
     cells = [
         {
             "type": c.cell_type,
             "tags": list(c.get("metadata", {}).get("tags", [])),
-            # As in the deck (export.prepare_slides gives a solution cell its own sub-slide).
-            "slide": d.get("metadata", {}).get("slideshow", {}).get("slide_type", "-") or "-",
+            "slide": (deck[c.get("id")].get("metadata", {}).get("slideshow", {}).get("slide_type", "-") or "-")
+            if c.get("id") in deck else "skip",
         }
-        for c, d in zip(nb.cells, export.prepare_slides(nb).cells)
+        for c in nb.cells
     ]
     done = nbformat.read(executed, as_version=4)
     figures = sum(1 for c in done.cells for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {}))
@@ -213,10 +224,17 @@ def main() -> int:
     rc, summary = 1, "browser-test: 0 passed, 1 failed"
     try:
         lab.wait_ready()
-        print(f"browser test: JupyterLab on {lab.url} (log {lab.log_path}), notebooks copied to {tmp / 'notebooks'}", flush=True)
+        print(f"browser test: JupyterLab started by tools/lab.sh on {lab.url} (log {lab.log_path}), notebooks copied to {tmp / 'notebooks'}", flush=True)
+        print(f"browser test: the URL it printed: {lab.printed_url.split('?token=')[0]}?token=…", flush=True)
+        index = nbformat.read(tmp / "notebooks" / "00_index.ipynb", as_version=4)
         cfg = {
             "labUrl": lab.url,
             "token": lab.token,
+            "printedUrl": lab.printed_url,
+            "index": "00_index.ipynb",
+            # The index's title (its first heading), to recognise it on the page.
+            "indexTitle": next((ln.lstrip("# ").strip() for c in index.cells if c.cell_type == "markdown"
+                                for ln in c.source.splitlines() if ln.startswith("# ")), ""),
             "notebook": ns.notebook,
             "cells": cells,
             "figures": figures,
@@ -225,6 +243,7 @@ def main() -> int:
             "outDir": str(out),
             "runTimeoutSeconds": ns.run_timeout,
             "chromium": CHROMIUM,
+            "skip": ns.skip,
         }
         (out / "config.json").write_text(json.dumps(cfg, indent=1))
         with subprocess.Popen(["node", str(HERE / "browser_test.mjs"), str(out / "config.json")], cwd=HERE,
@@ -240,7 +259,7 @@ def main() -> int:
         print(f"FAIL browser test: {type(error).__name__}: {error}")
     finally:
         lab.stop()
-    print(f"browser test: {time.monotonic() - started:.0f} s in all; screenshots in {out} (lab.png, html.png, slide.png)")
+    print(f"browser test: {time.monotonic() - started:.0f} s in all; screenshots in {out} (lab-index.png, lab.png, html.png, slide.png)")
     if rc != 0:
         print(f"browser test FAILED — see the lines above, the screenshots in {out}, and JupyterLab's log {lab.log_path}")
     else:

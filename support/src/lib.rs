@@ -16,7 +16,7 @@
 //! | [`pool`] | a thread pool with job handles and `map` | `concurrent.futures.ThreadPoolExecutor` |
 //! | [`sync`] | `Semaphore`, `Event`, `Timer`, and re-exports of what crates already do well | `threading` |
 //! | [`work`] | CPU-bound work to measure with (`is_prime`) | the tutorial's `is_prime` |
-//! | [`conn_pool`] | a connection pool (r2d2's API, lock-free slots); SQLite behind the `sqlite` feature | the tutorial's connection pool |
+//! | [`conn_pool`] | a connection pool (r2d2's API: one lock, a Condvar, a thread that opens connections); SQLite behind the `sqlite` feature | the tutorial's connection pool |
 //! | `site` (feature `site`) | a local demo web site: an HTTP server on 127.0.0.1 with latency, dead links, other hosts | the pages a crawler fetches |
 //!
 //! Heavy dependencies sit behind cargo features so that light lessons start fast:

@@ -14,7 +14,7 @@
 //!
 //! **Which to pick.** A real program uses the `threadpool` crate for this (or `rayon::ThreadPool::spawn`). To
 //! split one computation over the cores, use rayon (`par_iter`, `rayon::scope`) or `std::thread::scope`: their
-//! jobs may borrow local data, which a pool of `'static` jobs like this one cannot offer without `unsafe`
+//! jobs may borrow local data, which a pool of `'static` jobs like this one cannot offer in safe code
 //! (support once had a `ThreadPool::scope`; it was unsound, and is gone). Use a `ThreadPool` for a stream of
 //! independent `'static` jobs arriving over time (requests, files to process), where you want a fixed number of
 //! threads, names, a bounded queue for back-pressure, and per-job results and panics.

@@ -126,7 +126,7 @@
 //! expect the same order. With SQLite the query dominates, and the pools are within the noise of each other.
 //!
 //! The lock-free slot row this design replaced measured 7.2–8.2× r2d2 (a quieter machine, load 1.8): a
-//! compare-exchange on a slot of the thread's own instead of a lock every thread takes. It was also `unsafe` and
+//! compare-exchange on a slot of the thread's own instead of a lock every thread takes. It also needed raw pointers and was
 //! unsound (it freed a connection through a stale pointer, which Miri reported); the safe design gives its speed up.
 
 use std::fmt;

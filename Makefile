@@ -61,7 +61,7 @@ check-rust:
 # block run, and a sleep moves it forward, so sleeps and timeouts cost no real time. Without `cargo +nightly miri`
 # this step is skipped with one line (tools/setup.sh --miri); under CI (CI=true) it is required.
 MIRI_TOOLCHAIN ?= nightly
-MIRI_TESTS ?= --lib --test conn_pool --test sync_findings -- --skip plot::
+MIRI_TESTS ?= --lib --test conn_pool --test conn_pool_findings --test pool_findings --test sync_findings -- --skip plot::
 MIRIFLAGS ?=
 miri:
 	@MIRI_TOOLCHAIN=$(MIRI_TOOLCHAIN) bash tools/setup.sh --miri

@@ -333,8 +333,14 @@ fn max_lifetime_closes_connections_when_they_come_back_and_while_idle() {
     );
     // A fresh connection: id 2, or later if that one too outlived its 50 ms before `get` saw it (a loaded machine,
     // Miri's slow clock).
-    assert!(pool.get().unwrap().id >= 2, "a fresh connection, not a closed one");
-    assert!(pool.manager().open.load(Ordering::SeqCst) <= 1, "expired connections are closed");
+    assert!(
+        pool.get().unwrap().id >= 2,
+        "a fresh connection, not a closed one"
+    );
+    assert!(
+        pool.manager().open.load(Ordering::SeqCst) <= 1,
+        "expired connections are closed"
+    );
 }
 
 #[test]

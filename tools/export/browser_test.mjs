@@ -4,7 +4,7 @@
 //   node browser_test.mjs CONFIG.json
 //
 // CONFIG: {labUrl, token, printedUrl, index, indexTitle, notebook, cells: [{type, tags, slide}], figures, htmlPage,
-//          slidesPage, outDir, runTimeoutSeconds, chromium, skip: ["lab-index"|"lab"|"html"|"slides"]}
+//          slidesPage, outDir, runTimeoutSeconds, chromium, skip: ["lab-index"|"lab"|"rise"|"html"|"slides"]}
 // Checks, each reported as "ok ..." or "FAIL ...", then "N passed, N failed":
 //   lab: make lab opens the index   the URL JupyterLab printed when tools/lab.sh started it (as `make lab` does)
 //           is /lab/tree/<index>?token=…, and opening it shows the index notebook (its tab current, its title on
@@ -17,6 +17,9 @@
 //           asserts, no compile error — and not its success line: Run All ran the learner's stub, then the check,
 //           and only then the reference solution, which stands below the check; the solution cells did run (their
 //           [n] is higher than the check's), and the wrong answers (raw cells) were not run.
+//   rise    live slides (jupyterlab-rise): View → Render as Reveal Slideshow on the notebook opens RISE's view; in it,
+//           the arrow keys go to the setup cell's slide and Ctrl+Enter runs it, then the first plain code cell
+//           after it the same way: both get a new [n], that cell shows output and no error or panic; rise.png.
 //   html    the exported page loads nothing from another machine, and draws all the notebook's SVG charts; html.png.
 //   slides  the deck loads nothing from another machine; reveal.js starts with no page error; one slide per
 //           slide/subslide cell; the speaker notes are the notes cells (Reveal.getSlideNotes on the slide, and the
@@ -264,6 +267,83 @@ async function lab() {
   await page.close();
 }
 
+// ---------- live slides (RISE) ----------
+async function rise() {
+  const name = "rise: a cell runs in the live slideshow";
+  const setup = cfg.cells.findIndex((c) => c.type === "code" && c.tags.includes("setup"));
+  const plain = cfg.cells.findIndex((c, i) => i > setup && c.type === "code" && !c.tags.length && !["skip", "notes"].includes(c.slide));
+  if (setup < 0 || plain < 0) {
+    fail(name, `${cfg.notebook} has no setup cell or no plain code cell after it to run`);
+    return;
+  }
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1280, height: 720 });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${cfg.labUrl}/lab/tree/${cfg.notebook}?reset&token=${cfg.token}`, { waitUntil: "domcontentloaded", timeout: 60_000 });
+  await page.locator(ACTIVE).waitFor({ state: "visible", timeout: 90_000 });
+  await page.locator(`${ACTIVE} .jp-Cell`).first().click(); // the slideshow starts at the selected cell
+  // As a teacher does: View → Render as Reveal Slideshow (RISE's preview, beside the notebook).
+  await page.locator(".lm-MenuBar-itemLabel", { hasText: /^View$/ }).click();
+  await page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel", { hasText: /^Render as Reveal Slideshow$/ }).click();
+  let frame = null;
+  for (let k = 0; k < 60 && !frame; k++) {
+    await sleep(500);
+    frame = page.frames().find((f) => f.url().includes(`/rise/${cfg.notebook}`)) || null;
+  }
+  if (!frame) {
+    fail(name, "View → Render as Reveal Slideshow opened no RISE view");
+    await page.close();
+    return;
+  }
+  await frame.locator(".reveal .slides section").first().waitFor({ state: "attached", timeout: 60_000 });
+  const present = () =>
+    frame.evaluate(() => {
+      const p = [...document.querySelectorAll(".reveal .slides section.present")].pop();
+      return p ? [...p.querySelectorAll(".jp-CodeCell .jp-InputArea-editor")].map((e) => e.textContent) : [];
+    });
+  const runs = [];
+  for (const i of [setup, plain]) {
+    const head = cfg.cells[i].head;
+    let found = false;
+    for (let k = 0; k < 60 && !found; k++) {
+      found = (await present()).some((t) => t.startsWith(head));
+      if (!found) {
+        await frame.locator(".reveal").first().press("ArrowRight");
+        await sleep(400);
+      }
+    }
+    if (!found) {
+      fail(name, `no slide of the RISE view shows cell ${i} (${head}…)`);
+      console.log(`     screenshot: ${await shot(page, "rise.png")}`);
+      await page.close();
+      return;
+    }
+    const cell = frame.locator(".reveal .slides section.present .jp-CodeCell").filter({ has: frame.locator(".jp-InputArea-editor", { hasText: head }) }).last();
+    const before = (await cell.locator(".jp-InputPrompt").textContent()) || "";
+    await cell.locator(".jp-InputArea-editor").click();
+    await page.keyboard.press("Control+Enter"); // run in place (Shift+Enter would also move on)
+    const t0 = Date.now();
+    let prompt = before;
+    while (Date.now() - t0 < 240_000) {
+      prompt = ((await cell.locator(".jp-InputPrompt").textContent()) || "").trim();
+      if (/\[\d+\]/.test(prompt) && prompt !== before.trim()) break;
+      await sleep(500);
+    }
+    const out = ((await cell.locator(".jp-OutputArea").textContent().catch(() => "")) || "").trim();
+    runs.push({ i, head, prompt, out, seconds: (Date.now() - t0) / 1000 });
+  }
+  await sleep(500);
+  console.log(`     screenshot: ${await shot(page, "rise.png")}`);
+  const [s, p] = runs;
+  const bad = runs.filter((r) => !/\[\d+\]/.test(r.prompt) || PANIC_RE.test(r.out) || /^error/im.test(r.out));
+  if (bad.length) fail(name, bad.map((r) => `cell ${r.i} (${r.head}…): prompt ${r.prompt}, output ${r.out.slice(0, 120)}`).join("; "));
+  else if (!p.out) fail(name, `cell ${p.i} (${p.head}…) ran (${p.prompt}) but shows no output`);
+  else ok(name, `View → Render as Reveal Slideshow; setup cell ${s.i} ran ${s.prompt} in ${s.seconds.toFixed(0)} s, cell ${p.i} ran ${p.prompt}: "${p.out.replace(/\s+/g, " ").slice(0, 60)}"`);
+  if (errors.length) console.log(`     (page errors: ${errors.slice(0, 3).join(" | ")})`);
+  await page.close();
+}
+
 // ---------- make lab's URL ----------
 async function labIndex() {
   const name = "lab: make lab opens the index";
@@ -396,7 +476,7 @@ async function slides() {
   await page.close();
 }
 
-for (const [name, step] of [["lab-index", labIndex], ["lab", lab], ["html", html], ["slides", slides]]) {
+for (const [name, step] of [["lab-index", labIndex], ["lab", lab], ["rise", rise], ["html", html], ["slides", slides]]) {
   if (cfg.skip?.includes(name)) continue;
   try {
     await step();

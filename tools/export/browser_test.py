@@ -15,7 +15,7 @@ Run by `make browser-test` (and `make test`, after the notebooks ran). What it d
    the harness runs it first when there is none) to HTML and to a slide deck in OUT;
 3. runs tools/export/browser_test.mjs (playwright-core, /usr/bin/chromium): see its header for the checks.
 
-Screenshots land in OUT (lab-index.png, lab.png, html.png, slide.png); with ``--docs DIR`` (``make screenshots``) lab.png and
+Screenshots land in OUT (lab-index.png, lab.png, rise.png, html.png, slide.png); with ``--docs DIR`` (``make screenshots``) lab.png and
 slide.png are copied to DIR when every check passed. Ends with ``browser-test: N passed, N failed``; exit code 1 on
 failure (the temporary folder and JupyterLab's log are then kept).
 """
@@ -174,7 +174,7 @@ def main() -> int:
     ap.add_argument("--executed", default=str(ROOT / "build" / "executed"))
     ap.add_argument("--run-timeout", type=float, default=420, help="seconds for Run All Cells (kernel start, :dep compile)")
     ap.add_argument("--docs", help="when every check passes, copy lab.png and slide.png here (README's pictures)")
-    ap.add_argument("--skip", action="append", default=[], choices=["lab-index", "lab", "html", "slides"],
+    ap.add_argument("--skip", action="append", default=[], choices=["lab-index", "lab", "rise", "html", "slides"],
                     help="leave out a part of the test (while working on another; repeatable)")
     ns = ap.parse_args()
     started = time.monotonic()
@@ -213,6 +213,7 @@ def main() -> int:
         {
             "type": c.cell_type,
             "tags": list(c.get("metadata", {}).get("tags", [])),
+            "head": c.source.lstrip().split("\n", 1)[0][:30],  # to find the cell on a page (the RISE check)
             "slide": (deck[c.get("id")].get("metadata", {}).get("slideshow", {}).get("slide_type", "-") or "-")
             if c.get("id") in deck else "skip",
         }
@@ -259,7 +260,7 @@ def main() -> int:
         print(f"FAIL browser test: {type(error).__name__}: {error}")
     finally:
         lab.stop()
-    print(f"browser test: {time.monotonic() - started:.0f} s in all; screenshots in {out} (lab-index.png, lab.png, html.png, slide.png)")
+    print(f"browser test: {time.monotonic() - started:.0f} s in all; screenshots in {out} (lab-index.png, lab.png, rise.png, html.png, slide.png)")
     if rc != 0:
         print(f"browser test FAILED — see the lines above, the screenshots in {out}, and JupyterLab's log {lab.log_path}")
     else:

@@ -15,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / ".venv/share/jupyter/lab/schemas/@jupyterlab/apputils-extension/notification.json"
 
 
+RISE_SCHEMA = ROOT / ".venv/share/jupyter/labextensions/jupyterlab-rise/schemas/jupyterlab-rise/plugin.json"
+
+
 def fake_venv(tmp_path: Path, schema: dict | None = None) -> Path:
     venv = tmp_path / "venv"
     target = venv / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension/notification.json"
@@ -23,6 +26,9 @@ def fake_venv(tmp_path: Path, schema: dict | None = None) -> Path:
         shutil.copy(SCHEMA, target)
     else:
         target.write_text(json.dumps(schema))
+    rise = venv / "share/jupyter/labextensions/jupyterlab-rise/schemas/jupyterlab-rise/plugin.json"
+    rise.parent.mkdir(parents=True)
+    rise.write_text(json.dumps({"properties": {"theme": {"enum": ["white", "simple"]}}}))
     return venv
 
 
@@ -37,6 +43,7 @@ def test_writes_overrides_and_server_config_and_keeps_other_settings(tmp_path):
     data = json.loads(overrides.read_text())
     assert data["@jupyterlab/apputils-extension:notification"] == {"fetchNews": "false", "checkForUpdates": False}
     assert data["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}
+    assert data["jupyterlab-rise:plugin"] == {"theme": "white"}  # "simple" loads Google's fonts
     server = json.loads((venv / "etc/jupyter/jupyter_server_config.d" / lab_config.SERVER_CONFIG_NAME).read_text())
     assert server["LabApp"]["news_url"] is None
     assert lab_config.configure(venv) == []  # idempotent
@@ -58,3 +65,8 @@ def test_lab_sh_lands_on_the_index():
     assert "--LabApp.default_url=/lab/tree/00_index.ipynb" in text
     assert "lab_config.py" in text
     assert (ROOT / "notebooks/00_index.ipynb").is_file()
+
+
+@pytest.mark.skipif(not RISE_SCHEMA.is_file(), reason="jupyterlab-rise is not installed in .venv (make setup)")
+def test_the_real_schemas_accept_the_settings():
+    lab_config.check_against_schema(ROOT / ".venv/share/jupyter/lab")  # raises SystemExit when not

@@ -22,9 +22,11 @@ code without outputs, where there is none).
 ``slides`` uses nbconvert's slides exporter: each cell's ``slideshow.slide_type`` decides slide / subslide /
 fragment / skip (left out), and ``notes`` cells become reveal.js speaker notes (press ``s`` in the deck). A
 ``solution`` cell that has no slide type of its own starts a sub-slide, below its exercise, so that the exercise
-slide does not give the answer away. reveal.js, require.js and jQuery come from tools/export/node_modules (pinned
-in package.json, installed by `make setup-export` with ``npm ci``) and are copied to ``build/slides/vendor/``; the
-decks load them from there, so they open from the file system with no network.
+slide does not give the answer away. A code cell tagged ``slides-hide-input`` shows only its outputs on the slide
+(a chart without the code that assembles it); the HTML pages show its code. reveal.js, require.js and jQuery come
+from tools/export/node_modules (pinned in package.json, installed by `make setup-export` with ``npm ci``) and are
+copied to ``build/slides/vendor/``; the decks load them from there, so they open from the file system with no
+network.
 
 Both templates (templates/) are nbconvert's own without the blocks that load MathJax and Mermaid from a CDN (the
 notebooks use neither). Every page written is checked: a ``src`` or ``<link href>`` (or CSS ``url()``/``@import``)
@@ -339,12 +341,19 @@ def slides_exporter():
     return ex
 
 
+HIDE_INPUT_ON_SLIDES = "slides-hide-input"
+
+
 def prepare_slides(nb):
     """A copy for the deck: no wrong answers; links to the other decks; a solution cell without its own slide type
-    opens a sub-slide."""
+    opens a sub-slide; a cell tagged ``slides-hide-input`` shows its outputs without its code (the chart, not the
+    plumbing that draws it — the HTML pages and JupyterLab still show the code)."""
     nb = without_wrong_answers(nbformat.from_dict(nb))
     rewrite_links(nb, ".slides.html")
     for cell in nb.cells:
+        if HIDE_INPUT_ON_SLIDES in tags_of(cell) and cell.cell_type == "code":
+            # What nbconvert's TagRemovePreprocessor(remove_input_tags=…) does: the template skips the input.
+            cell.metadata["transient"] = {"remove_source": True}
         show = cell.metadata.setdefault("slideshow", {})
         if "solution" in tags_of(cell) and show.get("slide_type", "-") in ("-", ""):
             show["slide_type"] = "subslide"

@@ -1,5 +1,6 @@
 """Notebooks are committed clean: valid nbformat 4, the Rust kernel named, no outputs or execution counts, known
-tags, slide metadata on every cell, and (lessons) an exercise with its solution and check.
+tags, slide metadata on every cell, no code cell over 25 lines unless listed with a reason (long_cells.py), and
+(lessons) an exercise with its solution and check.
 
 Exercise shape (CONTRIBUTING.md, "lesson shape"): stub (``exercise``), ``check``, a "Stuck?" note, ``solution``
 (after every check of its exercise: Run All must judge the learner's stub, never ours), then at least
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import nbformat
 
+from . import long_cells
 from .runner import exercise_groups
 
-KNOWN_TAGS = {"raises-exception", "expect-panic", "setup", "exercise", "solution", "check", "wrong", "nav", "toc"}
+KNOWN_TAGS = {"raises-exception", "expect-panic", "setup", "exercise", "solution", "check", "wrong", "nav", "toc",
+              "slides-hide-input"}
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 MIN_WRONG = 2  # wrong answers per exercise
 WRONG_MARK = "// WRONG:"
@@ -95,13 +98,17 @@ def check(path: Path) -> list[str]:
     if not name.startswith("00_") and not {"solution", "check"} <= tags_seen:
         problems.append(f"{name}: no exercise (cells tagged solution and check)")
     problems += check_exercises(name, nb)
+    problems += long_cells.check(name, nb)  # code cells over 25 lines, unless listed with a reason
     return problems
 
 
 def check_all(paths) -> list[str]:
     problems = []
+    paths = [Path(p) for p in paths]
     for path in paths:
-        problems += check(Path(path))
+        problems += check(path)
+    if long_cells.NOTEBOOKS in {p.resolve().parent for p in paths}:
+        problems += long_cells.check_missing_notebooks(long_cells.NOTEBOOKS)
     return problems
 
 

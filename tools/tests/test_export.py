@@ -159,3 +159,19 @@ def test_executed_copy_is_fresh_only_after_a_serial_run(tmp_path):
     later = time.time() + 5
     os.utime(notebooks / "01_demo.ipynb", (later, later))  # the notebook was edited since
     assert not export.is_fresh("01_demo.ipynb", executed, notebooks)
+
+
+def test_slides_hide_input_shows_the_chart_without_its_code(tmp_path):
+    if not (export.NODE_MODULES / "reveal.js" / "dist" / "reveal.js").is_file():
+        pytest.fail("tools/export/node_modules is missing: run `make setup-export`")
+    nb = lesson(tmp_path)
+    chart = nb.cells[3]
+    chart.source = "let figure = assemble_the_chart_PLUMBING();\nfigure"
+    chart.metadata["tags"] = ["slides-hide-input"]
+    export.vendor(tmp_path)
+    deck = export.export_slides(nb, "01_demo.ipynb", tmp_path).read_text()
+    assert "PLUMBING" not in deck and export.chart_count(deck) == 1  # the output, not the code
+    assert "assert_eq" in deck  # other code cells keep their code
+    page = export.export_html(nb, "01_demo.ipynb", tmp_path).read_text()
+    assert "PLUMBING" in page and export.chart_count(page) == 1  # the HTML page shows both
+    assert "transient" not in nb.cells[3].metadata  # the notebook itself is untouched

@@ -39,8 +39,10 @@ pub mod work;
 /// a one-line note — without the full backtrace that evcxr switches on (it starts its code with
 /// `RUST_BACKTRACE=1`). Lessons call it in their setup cell.
 ///
-/// It installs a panic hook ([`std::panic::set_hook`]) that prints that short form; the environment is left
-/// alone. (Setting `RUST_BACKTRACE=0` with `std::env::set_var` would also work, but changing the environment
+/// It installs a panic hook ([`std::panic::set_hook`]) that prints that short form **to stdout**; the environment
+/// is left alone. Why stdout: evcxr's kernel forwards a cell's stderr on a thread of its own and labels it with the
+/// cell started last, so under *Run All* a check's panic text could land under the next cell; a cell's stdout is
+/// sent before the cell ends, so the panic shows under the cell that panicked. (Setting `RUST_BACKTRACE=0` with `std::env::set_var` would also work, but changing the environment
 /// while another thread may read it is undefined behaviour on Linux: edition 2024 allows `set_var` only inside
 /// the kind of block this crate forbids.)
 ///
@@ -61,8 +63,8 @@ pub fn short_panics() {
             .unwrap_or("Box<dyn Any>");
         let thread = std::thread::current();
         let name = thread.name().unwrap_or("<unnamed>");
-        let mut err = std::io::stderr().lock();
-        // Like std's own hook: a failed write to stderr is ignored (a panic inside the hook would abort).
+        let mut err = std::io::stdout().lock();
+        // Like std's own hook: a failed write is ignored (a panic inside the hook would abort).
         let _ = match info.location() {
             Some(at) => writeln!(err, "thread '{name}' panicked at {at}:\n{message}"),
             None => writeln!(err, "thread '{name}' panicked:\n{message}"),

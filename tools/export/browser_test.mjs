@@ -4,7 +4,8 @@
 //   node browser_test.mjs CONFIG.json
 //
 // CONFIG: {labUrl, token, printedUrl, index, indexTitle, notebook, cells: [{type, tags, slide}], figures, htmlPage,
-//          slidesPage, outDir, runTimeoutSeconds, chromium, skip: ["lab-index"|"lab"|"rise"|"html"|"slides"]}
+//          slidesPage, outDir, runTimeoutSeconds, chromium, decks: [{stem, page, outputs}], slideFitExempt,
+//          slideFitExemptFile, skip: ["lab-index"|"lab"|"rise"|"html"|"slides"|"fit"]}
 // Checks, each reported as "ok ..." or "FAIL ...", then "N passed, N failed":
 //   lab: make lab opens the index   the URL JupyterLab printed when tools/lab.sh started it (as `make lab` does)
 //           is /lab/tree/<index>?token=…, and opening it shows the index notebook (its tab current, its title on
@@ -24,6 +25,10 @@
 //   slides  the deck loads nothing from another machine; reveal.js starts with no page error; one slide per
 //           slide/subslide cell; the speaker notes are the notes cells (Reveal.getSlideNotes on the slide, and the
 //           speaker view that `s` opens shows them); a slide with a chart draws it; screenshot slide.png.
+//   fit     every slide of every deck (horizontal and vertical) at 1280×720: a slide whose content is taller than
+//           the deck's slide height fails, unless slide_fit_exempt.json lists it (deck stem → id of the slide's
+//           first cell → why); a listed slide that fits, or is gone, fails too (the list only shrinks). Writes
+//           slide-fit.json in OUT: every overflowing slide, its title and how many slide heights tall.
 //   network no request left the machine: every request Chromium makes (page.on("request") in every page, popups
 //           included) is recorded, and anything but 127.0.0.1 / localhost / [::1] / file: / data: / blob: /
 //           about: fails the test (such requests are also aborted by a route, so a page that tries is caught, not
@@ -344,6 +349,72 @@ async function rise() {
   await page.close();
 }
 
+// ---------- every slide fits ----------
+async function fit() {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1280, height: 720 });
+  const over = {}; // stem -> id -> {title, ratio}
+  const problems = [];
+  let total = 0;
+  const noOutputs = [];
+  for (const deck of cfg.decks) {
+    const errors = [];
+    const onError = (e) => errors.push(String(e));
+    page.on("pageerror", onError);
+    await page.goto(deck.page, { waitUntil: "load", timeout: 60_000 });
+    try {
+      await page.waitForFunction(() => window.Reveal && Reveal.isReady && Reveal.isReady(), null, { timeout: 30_000 });
+    } catch {
+      problems.push(`${deck.stem}: reveal.js did not start (${errors.join(" | ") || "no page error"})`);
+      page.off("pageerror", onError);
+      continue;
+    }
+    page.off("pageerror", onError);
+    if (!deck.outputs) noOutputs.push(deck.stem);
+    const measured = await page.evaluate(async () => {
+      Reveal.configure({ transition: "none", backgroundTransition: "none" });
+      await Promise.all([...document.images].map((i) => (i.complete ? null : new Promise((r) => { i.onload = i.onerror = r; }))));
+      const height = Reveal.getConfig().height;
+      return Reveal.getSlides().map((section) => {
+        const idx = Reveal.getIndices(section);
+        Reveal.slide(idx.h, idx.v);
+        const cell = section.querySelector("[id^='cell-id=']");
+        const heading = section.querySelector("h1, h2, h3, h4");
+        return {
+          h: idx.h, v: idx.v ?? 0,
+          id: cell ? cell.id.slice("cell-id=".length) : `slide-${idx.h}-${idx.v ?? 0}`,
+          title: (heading?.textContent || section.textContent || "").replace(/¶/g, "").replace(/\s+/g, " ").trim().slice(0, 60),
+          ratio: section.scrollHeight / height,
+        };
+      });
+    });
+    total += measured.length;
+    const exempt = cfg.slideFitExempt[deck.stem] || {};
+    const seen = new Set();
+    for (const m of measured) {
+      seen.add(m.id);
+      const tooTall = m.ratio > 1.005;
+      if (tooTall) (over[deck.stem] ||= {})[m.id] = `${m.title} — ${m.ratio.toFixed(2)}× the slide height`;
+      if (tooTall && !(m.id in exempt)) problems.push(`${deck.stem} slide ${m.h}/${m.v} "${m.title}" (cell ${m.id}): ${m.ratio.toFixed(2)}× the slide height`);
+      // (A deck measured without its outputs cannot tell whether a listed slide fits now.)
+      if (!tooTall && m.id in exempt && deck.outputs) problems.push(`${deck.stem} slide ${m.h}/${m.v} "${m.title}" (cell ${m.id}) fits now — take it off ${cfg.slideFitExemptFile}`);
+    }
+    for (const id of Object.keys(exempt))
+      if (!seen.has(id)) problems.push(`${deck.stem}: ${cfg.slideFitExemptFile} lists a slide starting at cell ${id}, which no slide does now — take it off`);
+  }
+  for (const stem of Object.keys(cfg.slideFitExempt))
+    if (!cfg.decks.some((d) => d.stem === stem)) problems.push(`${cfg.slideFitExemptFile} lists ${stem}, which has no deck`);
+  fs.writeFileSync(path.join(cfg.outDir, "slide-fit.json"), JSON.stringify(over, null, 1) + "\n");
+  const nOver = Object.values(over).reduce((n, o) => n + Object.keys(o).length, 0);
+  const worst = Object.entries(over).flatMap(([stem, o]) => Object.values(o).map((t) => [stem, t])).sort((a, b) => parseFloat(b[1].split("— ").pop()) - parseFloat(a[1].split("— ").pop())).slice(0, 3).map(([s, t]) => `${s} "${t}"`);
+  const nListed = Object.values(cfg.slideFitExempt).reduce((n, o) => n + Object.keys(o).length, 0);
+  const summary = `${nOver} of ${total} slides in ${cfg.decks.length} decks taller than the slide${nOver ? ` (worst: ${worst.join("; ")})` : ""}, ${nListed} listed in ${cfg.slideFitExemptFile}; all in ${path.join(cfg.outDir, "slide-fit.json")}` +
+    (noOutputs.length ? `; measured without outputs (no executed copy newer than the notebook): ${noOutputs.join(", ")}` : "");
+  if (problems.length) fail("fit: every slide fits 1280×720 or is listed", `${summary}\n     ${problems.slice(0, 40).join("\n     ")}${problems.length > 40 ? `\n     … and ${problems.length - 40} more` : ""}`);
+  else ok("fit: every slide fits 1280×720 or is listed", summary);
+  await page.close();
+}
+
 // ---------- make lab's URL ----------
 async function labIndex() {
   const name = "lab: make lab opens the index";
@@ -476,7 +547,7 @@ async function slides() {
   await page.close();
 }
 
-for (const [name, step] of [["lab-index", labIndex], ["lab", lab], ["rise", rise], ["html", html], ["slides", slides]]) {
+for (const [name, step] of [["lab-index", labIndex], ["lab", lab], ["rise", rise], ["html", html], ["slides", slides], ["fit", fit]]) {
   if (cfg.skip?.includes(name)) continue;
   try {
     await step();

@@ -166,6 +166,26 @@ def ensure_executed(name: str, executed: Path) -> Path:
     return path
 
 
+SLIDE_FIT_EXEMPT = HERE / "slide_fit_exempt.json"
+
+
+def build_fit_decks(out: Path, executed: Path) -> list[dict]:
+    """Every lesson's deck, as `make slides` writes it, for the slide-fit check: from the executed copy when it is
+    newer than the notebook (outputs and charts on the slides), else from the notebook (code only: its slides are
+    measured without their outputs, so an overflow may go unseen — the report says which)."""
+    out.mkdir(parents=True, exist_ok=True)
+    export.vendor(out)
+    ex = export.slides_exporter()
+    decks = []
+    for src in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        copy = executed / src.name
+        fresh = copy.is_file() and copy.stat().st_mtime >= src.stat().st_mtime
+        nb = nbformat.read(copy if fresh else src, as_version=4)
+        page = export.export_slides(nb, src.name, out, ex)
+        decks.append({"stem": src.stem, "page": page.as_uri(), "outputs": fresh})
+    return decks
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     # A short lesson with a chart and an exercise: Run All in JupyterLab must judge the learner's stub.
@@ -174,7 +194,7 @@ def main() -> int:
     ap.add_argument("--executed", default=str(ROOT / "build" / "executed"))
     ap.add_argument("--run-timeout", type=float, default=420, help="seconds for Run All Cells (kernel start, :dep compile)")
     ap.add_argument("--docs", help="when every check passes, copy lab.png and slide.png here (README's pictures)")
-    ap.add_argument("--skip", action="append", default=[], choices=["lab-index", "lab", "rise", "html", "slides"],
+    ap.add_argument("--skip", action="append", default=[], choices=["lab-index", "lab", "rise", "html", "slides", "fit"],
                     help="leave out a part of the test (while working on another; repeatable)")
     ns = ap.parse_args()
     started = time.monotonic()
@@ -201,6 +221,7 @@ def main() -> int:
         subprocess.run(exp + [kind, "--no-run", "--executed", str(executed.parent), "--out", str(out / kind), ns.notebook],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     stem = Path(ns.notebook).stem
+    decks = [] if "fit" in ns.skip else build_fit_decks(out / "decks", executed.parent)
 
     tmp = Path(tempfile.mkdtemp(prefix="browser-test-"))
     shutil.copytree(ROOT / "notebooks", tmp / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -245,6 +266,9 @@ def main() -> int:
             "runTimeoutSeconds": ns.run_timeout,
             "chromium": CHROMIUM,
             "skip": ns.skip,
+            "decks": decks,
+            "slideFitExempt": json.loads(SLIDE_FIT_EXEMPT.read_text()) if SLIDE_FIT_EXEMPT.is_file() else {},
+            "slideFitExemptFile": str(SLIDE_FIT_EXEMPT.relative_to(ROOT)),
         }
         (out / "config.json").write_text(json.dumps(cfg, indent=1))
         with subprocess.Popen(["node", str(HERE / "browser_test.mjs"), str(out / "config.json")], cwd=HERE,

@@ -28,7 +28,8 @@
 //   fit     every slide of every deck (horizontal and vertical) at 1280×720: a slide whose content is taller than
 //           the deck's slide height fails, unless slide_fit_exempt.json lists it (deck stem → id of the slide's
 //           first cell → why); a listed slide that fits, or is gone, fails too (the list only shrinks). Writes
-//           slide-fit.json in OUT: every overflowing slide, its title and how many slide heights tall.
+//           slide-fit.json in OUT: every overflowing slide, its title and how many slide heights tall (in the
+//           format of slide_fit_exempt.json: after a change to the lesson set, that file is the list to start from).
 //   network no request left the machine: every request Chromium makes (page.on("request") in every page, popups
 //           included) is recorded, and anything but 127.0.0.1 / localhost / [::1] / file: / data: / blob: /
 //           about: fails the test (such requests are also aborted by a route, so a page that tries is caught, not

@@ -12,7 +12,8 @@ Run by `make browser-test` (and `make test`, after the notebooks ran). What it d
    ``--LabApp.extension_manager=readonly`` (no PyPI queries) and gives it its own config, settings, workspace and
    runtime folders; the URL JupyterLab prints (with its generated token) is the one the browser opens first;
 2. exports the executed copy of the notebook (build/executed/, written by ``make test``/``make run``/``make html``;
-   the harness runs it first when there is none) to HTML and to a slide deck in OUT;
+   the harness runs it first when there is none) to HTML and to a slide deck in OUT, and every lesson's deck to
+   OUT/decks for the slide-fit check (build_fit_decks; its exemption list is slide_fit_exempt.json beside this file);
 3. runs tools/export/browser_test.mjs (playwright-core, /usr/bin/chromium): see its header for the checks.
 
 Screenshots land in OUT (lab-index.png, lab.png, rise.png, html.png, slide.png); with ``--docs DIR`` (``make screenshots``) lab.png and

@@ -224,7 +224,7 @@ pub fn cores() -> usize {
 ///
 /// ```
 /// let ceiling = support::timing::cpu_ceiling(2);
-/// assert!(ceiling > 0.0 && ceiling.is_finite());
+/// assert!(ceiling > 0.0 && ceiling <= 2.0);
 /// ```
 pub fn cpu_ceiling(threads: usize) -> f64 {
     let threads = threads.max(1) as u64;
@@ -245,8 +245,10 @@ pub fn cpu_ceiling(threads: usize) -> f64 {
     })
     .min()
     .as_secs_f64();
+    // Split over n threads, work cannot finish more than n times sooner: a higher ratio means another program
+    // slowed the one-thread runs, so the ratio is capped at n.
     if split > 0.0 {
-        one / split
+        (one / split).min(threads as f64)
     } else {
         threads as f64
     }
@@ -269,7 +271,8 @@ pub fn speedup_verdict(label: &str, speedup: f64, ceiling: f64) -> String {
     } else if speedup >= 0.85 * ceiling {
         "at the ceiling: the threads ran in parallel"
     } else {
-        "well below the ceiling: something in the work serialises the threads (a lock, the GIL, a shared cache line)"
+        "well below the ceiling: the threads spent much of the time not running in parallel (too little work per \
+         thread to pay for starting them, or something serialises them: a lock, the GIL, a shared cache line)"
     };
     format!("{label}: {speedup:.2}× faster than 1 thread (ceiling right now: {ceiling:.2}×) — {judgement}")
 }

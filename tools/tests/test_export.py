@@ -175,3 +175,10 @@ def test_slides_hide_input_shows_the_chart_without_its_code(tmp_path):
     page = export.export_html(nb, "01_demo.ipynb", tmp_path).read_text()
     assert "PLUMBING" in page and export.chart_count(page) == 1  # the HTML page shows both
     assert "transient" not in nb.cells[3].metadata  # the notebook itself is untouched
+
+
+def test_a_too_tall_slide_scrolls_inside_the_slide_box(tmp_path):
+    # The box is the deck's width × height (slide units, scaled to the screen), as the browser test's fit check
+    # measures it — not 95% of the window, which cut slides shorter than the box.
+    deck = export.export_slides(lesson(tmp_path), "01_demo.ipynb", tmp_path).read_text()
+    assert "var h = Reveal.getConfig().height;" in deck and "95vh" not in deck

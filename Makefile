@@ -16,7 +16,7 @@ RERUN ?=
 FORCE ?=
 
 .PHONY: help setup setup-export setup-browser lab test check-rust miri loom check-notebooks test-tools test-notebooks \
-	browser-test run nav bench clean-notebooks clean html slides exercises screenshots
+	browser-test run nav bench latency clean-notebooks clean html slides exercises screenshots
 
 help:
 	@echo "make lab     set everything up (first time: several minutes), then open JupyterLab on the course"
@@ -32,6 +32,7 @@ help:
 	@echo "make miri    support's pool, sync and conn_pool tests under Miri (undefined behaviour, data races, leaks)"
 	@echo "make nav     regenerate navigation links and the index's lesson table"
 	@echo "make bench   criterion benchmarks of support (pool vs threadpool/rayon, conn_pool vs r2d2)"
+	@echo "make latency where a lesson's first seconds go: kernel start, first cell, edits (docs/latency.md)"
 
 setup:
 	@bash tools/setup.sh
@@ -119,6 +120,11 @@ nav: setup
 
 bench:
 	cargo bench -p support --all-features
+
+# Fresh-kernel latency of lessons 02 (light) and 12 (heavy): median of LATENCY_RUNS kernels (docs/latency.md).
+LATENCY_RUNS ?= 3
+latency: setup
+	LATENCY_RUNS=$(LATENCY_RUNS) JUPYTER_PATH=$(CURDIR)/$(VENV)/share/jupyter PYTHONPATH=tools $(PY) tools/latency.py
 
 clean-notebooks: setup
 	PYTHONPATH=tools $(PY) -c "import sys, pathlib; from nbtools.hygiene import strip_outputs; [print('cleaned', p) for p in sorted(pathlib.Path('notebooks').glob('*.ipynb')) if strip_outputs(p)]"

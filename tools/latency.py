@@ -7,7 +7,9 @@ the harness does (tools/nbtools/runner.py's KernelSession, the kernelspec in .ve
 flow "as a learner" (what a learner waits for):
   ready        start the kernel until it answers (evcxr's own start-up build, ``42``, happens in here)
   first cell   the lesson's first code cell as written (its ``:dep`` and ``use`` lines, definitions)
-  edit 1, 2    a one-line cell, run, then edited and run again, twice
+  next cell    the lesson's next code cell (it runs its code too: the lesson's threads, sleeps, I/O), its time
+               split as in the split flow into rustc, linker and other
+  edit 1, 2    that cell with one line changed (a comment added), run again, twice
 
 flow "split" (the first cell taken apart, in another fresh kernel):
   ready        as above
@@ -16,7 +18,7 @@ flow "split" (the first cell taken apart, in another fresh kernel):
                sampler of the kernel's processes splits this time into cargo metadata, rustc really compiling,
                build scripts, the C compiler they run, the linker, and other (see ``Sampler``)
   rest         the rest of the first cell (``use`` lines, definitions), dependencies already built
-  edit 1, 2    as above
+  edit 1, 2    a one-line cell (``println!``), run, then edited and run again: a cell's build with nothing to run
 
 Per split kernel also: which crates rustc really compiled during the ``:dep`` cell; how many rustc runs evcxr's
 cache served (its hit counter, read with ``:cache`` before and after) and which new entries it stored; how many
@@ -59,6 +61,14 @@ def first_code_cell(path: Path) -> str:
     code = [c for c in nb.cells if c.cell_type == "code"]
     setup = [c for c in code if "setup" in tags_of(c)]
     return (setup or code)[0].source
+
+
+def next_code_cell(path: Path) -> str:
+    """The lesson's code cell after its first one (the first a learner edits and re-runs)."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    first = code.index(next(c for c in code if c.source == first_code_cell(path)))
+    return code[first + 1].source
 
 
 def split_first_cell(source: str) -> tuple[str, str]:
@@ -211,8 +221,14 @@ def learner_flow(path: Path, logdir: Path, k: int) -> dict[str, float]:
         t: dict[str, float] = {"ready": kernel.ready}
         t["first cell"], _ = kernel.run(first_code_cell(path))
         t["first output"] = t["ready"] + t["first cell"]
-        t["edit 1"], _ = kernel.run(EDITS[0])
-        t["edit 2"], _ = kernel.run(EDITS[1])
+        # The lesson's next cell, then the same cell edited (one line changed: a comment added) and run again, twice.
+        cell = next_code_cell(path)
+        with Sampler(kernel.pgid()) as sampler:
+            t["next cell"], _ = kernel.run(cell)
+        for kind in ("rustc", "linker", "other"):
+            t[f"  {kind}"] = sampler.seconds[kind]
+        t["edit 1"], _ = kernel.run(cell + "\n// edit 1")
+        t["edit 2"], _ = kernel.run(cell + "\n// edit 2")
         return t
     finally:
         kernel.close()

@@ -485,8 +485,8 @@ async function slides() {
     return;
   }
   // One slide per cell typed slide or subslide (the first visible cell always opens one); none for skip.
-  const visible = cfg.cells.filter((c) => !["notes", "skip"].includes(c.slide));
-  const wantSlides = visible.filter((c, i) => i === 0 || c.slide === "slide" || c.slide === "subslide").length;
+  const visible = cfg.deckSlideTypes.filter((t) => !["notes", "skip"].includes(t));
+  const wantSlides = visible.filter((t, i) => i === 0 || t === "slide" || t === "subslide").length;
   const wantNotes = cfg.cells.filter((c) => c.slide === "notes").length;
   const info = await page.evaluate(() => ({
     slides: Reveal.getTotalSlides(),

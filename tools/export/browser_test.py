@@ -230,7 +230,8 @@ def main() -> int:
     nb = nbformat.read(tmp / "notebooks" / ns.notebook, as_version=4)
     # As in the deck: export.prepare_slides gives a solution cell its own sub-slide and leaves the wrong answers
     # out (so they count as skip here; matched by cell id — a zip would drop the notebook's last cells).
-    deck = {d.get("id"): d for d in export.prepare_slides(nb).cells}
+    deck_cells = export.prepare_slides(nb).cells
+    deck = {d.get("id"): d for d in deck_cells}
     cells = [
         {
             "type": c.cell_type,
@@ -260,6 +261,9 @@ def main() -> int:
                                 for ln in c.source.splitlines() if ln.startswith("# ")), ""),
             "notebook": ns.notebook,
             "cells": cells,
+            # The deck's own cells (prepare_slides may add a "continued" title or move a long output to its own
+            # sub-slide): the slide count to expect.
+            "deckSlideTypes": [(d.get("metadata", {}).get("slideshow", {}).get("slide_type", "-") or "-") for d in deck_cells],
             "figures": figures,
             "htmlPage": (out / "html" / f"{stem}.html").as_uri(),
             "slidesPage": (out / "slides" / f"{stem}.slides.html").as_uri(),

@@ -342,21 +342,61 @@ def slides_exporter():
 
 
 HIDE_INPUT_ON_SLIDES = "slides-hide-input"
+OUTPUT_ON_OWN_SLIDE = "slides-split-output"
+
+
+def _heading_of(cell) -> str:
+    """The text of a markdown cell's first heading line ("## Title" -> "Title"), or ""."""
+    if cell.cell_type != "markdown":
+        return ""
+    for line in cell.source.splitlines():
+        if re.match(r"#{1,4} ", line):
+            return line.lstrip("#").strip()
+    return ""
 
 
 def prepare_slides(nb):
     """A copy for the deck: no wrong answers; links to the other decks; a solution cell without its own slide type
     opens a sub-slide; a cell tagged ``slides-hide-input`` shows its outputs without its code (the chart, not the
-    plumbing that draws it — the HTML pages and JupyterLab still show the code)."""
+    plumbing that draws it — the HTML pages and JupyterLab still show the code); a cell tagged
+    ``slides-split-output`` shows its code on one sub-slide and its outputs on the next (a long compiler error, a
+    long printout); a sub-slide that does not open with a heading gets the slide's title, marked "continued", so
+    that a teacher and a learner always see which idea they are in."""
     nb = without_wrong_answers(nbformat.from_dict(nb))
     rewrite_links(nb, ".slides.html")
+    cells = []
     for cell in nb.cells:
-        if HIDE_INPUT_ON_SLIDES in tags_of(cell) and cell.cell_type == "code":
-            # What nbconvert's TagRemovePreprocessor(remove_input_tags=…) does: the template skips the input.
-            cell.metadata["transient"] = {"remove_source": True}
         show = cell.metadata.setdefault("slideshow", {})
         if "solution" in tags_of(cell) and show.get("slide_type", "-") in ("-", ""):
             show["slide_type"] = "subslide"
+        if cell.cell_type == "code" and HIDE_INPUT_ON_SLIDES in tags_of(cell):
+            # What nbconvert's TagRemovePreprocessor(remove_input_tags=…) does: the template skips the input.
+            cell.metadata["transient"] = {"remove_source": True}
+        if cell.cell_type == "code" and OUTPUT_ON_OWN_SLIDE in tags_of(cell) and cell.get("outputs"):
+            out = nbformat.from_dict(dict(cell))
+            out["id"] = f"{cell.get('id', 'cell')}-out"[:64]
+            out.metadata = nbformat.from_dict({"slideshow": {"slide_type": "subslide"}, "transient": {"remove_source": True},
+                                               "tags": tags_of(cell)})
+            cell.outputs = []
+            cells += [cell, out]
+            continue
+        cells.append(cell)
+    # Sub-slides without a heading of their own get "<title> (continued)".
+    title, result = "", []
+    for cell in cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-") or "-"
+        heading = _heading_of(cell)
+        if kind == "slide":
+            title = heading or title
+        elif kind == "subslide" and not heading and title:
+            result.append(nbformat.v4.new_markdown_cell(
+                f'<p class="continued">{html.escape(title)} (continued)</p>',
+                metadata={"slideshow": {"slide_type": "subslide"}}, id=f"{cell.get('id', 'cell')}-cont"[:64]))
+            cell.metadata["slideshow"]["slide_type"] = "-"
+        elif kind == "subslide" and heading:
+            title = heading
+        result.append(cell)
+    nb.cells = result
     return nb
 
 

@@ -17,7 +17,7 @@ from . import long_cells
 from .runner import exercise_groups
 
 KNOWN_TAGS = {"raises-exception", "expect-panic", "setup", "exercise", "solution", "check", "wrong", "nav", "toc",
-              "slides-hide-input"}
+              "slides-hide-input", "slides-split-output"}
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
 MIN_WRONG = 2  # wrong answers per exercise
 WRONG_MARK = "// WRONG:"

@@ -355,6 +355,40 @@ def _heading_of(cell) -> str:
     return ""
 
 
+SLIDE_OUTPUT_LINES = 24  # a compiler error or a printout longer than this is cut on the slides (not in the pages)
+
+
+def shorten_outputs(outputs, keep: int = SLIDE_OUTPUT_LINES) -> list:
+    """A cell's outputs for a slide: compiler errors and printouts of more than ``keep`` lines in all are cut after
+    that many lines, with a line saying how many more the notebook shows. rustc prints the point first (the error and
+    the line it is about); the rest — more spans, notes, the same error again — is for reading, not presenting.
+    Charts and other rich outputs are kept whole."""
+    result, left, dropped = [], keep, 0
+    for out in outputs:
+        out = nbformat.from_dict(dict(out))
+        kind = out.get("output_type")
+        if kind not in ("error", "stream"):
+            result.append(out)
+            continue
+        lines = ("\n".join(out.get("traceback", [])) if kind == "error" else out.get("text", "").rstrip("\n")).split("\n")
+        if left <= 0:
+            dropped += len(lines)
+            continue
+        if len(lines) > left:
+            dropped += len(lines) - left
+            lines = lines[:left]
+        left -= len(lines)
+        if kind == "error":
+            out["traceback"] = lines
+        else:
+            out["text"] = "\n".join(lines) + "\n"
+        result.append(out)
+    if dropped:
+        result.append(nbformat.v4.new_output("stream", name="stdout",
+                                             text=f"\u2026 {dropped} more lines: run the cell, or see the notebook\n"))
+    return result
+
+
 def prepare_slides(nb):
     """A copy for the deck: no wrong answers; links to the other decks; a solution cell without its own slide type
     opens a sub-slide; a cell tagged ``slides-hide-input`` shows its outputs without its code (the chart, not the
@@ -364,6 +398,9 @@ def prepare_slides(nb):
     that a teacher and a learner always see which idea they are in."""
     nb = without_wrong_answers(nbformat.from_dict(nb))
     rewrite_links(nb, ".slides.html")
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = shorten_outputs(cell.get("outputs", []))
     cells = []
     for cell in nb.cells:
         show = cell.metadata.setdefault("slideshow", {})
@@ -389,8 +426,9 @@ def prepare_slides(nb):
         if kind == "slide":
             title = heading or title
         elif kind == "subslide" and not heading and title:
+            shown = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(title))
             result.append(nbformat.v4.new_markdown_cell(
-                f'<p class="continued">{html.escape(title)} (continued)</p>',
+                f'<p class="continued">{shown} (continued)</p>',
                 metadata={"slideshow": {"slide_type": "subslide"}}, id=f"{cell.get('id', 'cell')}-cont"[:64]))
             cell.metadata["slideshow"]["slide_type"] = "-"
         elif kind == "subslide" and heading:

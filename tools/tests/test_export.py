@@ -100,8 +100,11 @@ def test_slides_follow_metadata_and_load_reveal_locally(tmp_path):
     assert export.chart_count(page) == 1
     assert 'href="02_next.slides.html"' in page
     deck = nbformat.from_dict(export.prepare_slides(nb))
-    solution = deck.cells[12]
-    assert "solution" in solution.metadata.tags and solution.metadata.slideshow.slide_type == "subslide"
+    at = next(i for i, c in enumerate(deck.cells) if "solution" in c.metadata.get("tags", []))
+    # The solution's sub-slide opens with the exercise slide's title, "continued" (the solution has no heading).
+    cont = deck.cells[at - 1]
+    assert cont.metadata.slideshow.slide_type == "subslide" and 'class="continued"' in cont.source
+    assert "(continued)" in cont.source and deck.cells[at].metadata.slideshow.slide_type == "-"
     assert not [c for c in deck.cells if "wrong" in c.metadata.get("tags", [])]
     assert "WRONG_ANSWER" not in page and "subtracts" not in page
     # Even a wrong answer someone forgot to mark skip stays out of the deck.
@@ -182,3 +185,19 @@ def test_a_too_tall_slide_scrolls_inside_the_slide_box(tmp_path):
     # measures it — not 95% of the window, which cut slides shorter than the box.
     deck = export.export_slides(lesson(tmp_path), "01_demo.ipynb", tmp_path).read_text()
     assert "var h = Reveal.getConfig().height;" in deck and "95vh" not in deck
+
+
+def test_slides_split_long_outputs_off_and_cut_them():
+    """slides-split-output puts the outputs on a sub-slide of their own; a long error or printout is cut on the slide."""
+    code = nbformat.v4.new_code_cell("let x = 1;", id="c1", metadata={"tags": ["slides-split-output"]})
+    code.outputs = [nbformat.v4.new_output("error", ename="Error", evalue="e", traceback=[f"line {i}" for i in range(40)]),
+                    nbformat.v4.new_output("stream", name="stdout", text="more\n" * 5)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## A slide", id="m1", metadata={"slideshow": {"slide_type": "slide"}}), code])
+    deck = export.prepare_slides(nb)
+    ids = [c.get("id") for c in deck.cells]
+    assert ids == ["m1", "c1", "c1-out-cont", "c1-out"], ids
+    assert deck.cells[1].outputs == [] and deck.cells[3].metadata.transient == {"remove_source": True}
+    out = deck.cells[3].outputs
+    assert len(out[0].traceback) == export.SLIDE_OUTPUT_LINES and out[0].traceback[0] == "line 0"
+    assert out[-1].text.startswith("\u2026 21 more lines")  # 16 of the error and the 5 printed lines
+    assert len(nb.cells[1].outputs[0].traceback) == 40  # the notebook itself is untouched

@@ -38,6 +38,15 @@ pub enum RunError {
     },
     /// Waiting for the program failed.
     Wait(std::io::Error),
+    /// The program ran and exited with a failure ([`python_output`]).
+    Failed {
+        /// The program's name.
+        program: String,
+        /// Its exit code (`None`: ended by a signal).
+        code: Option<i32>,
+        /// What it printed on stderr (the last lines: a Python traceback ends with the error).
+        stderr: String,
+    },
 }
 
 impl fmt::Display for RunError {
@@ -51,6 +60,13 @@ impl fmt::Display for RunError {
                 )
             }
             RunError::Wait(e) => write!(f, "waiting for the program failed: {e}"),
+            RunError::Failed {
+                program,
+                code,
+                stderr,
+            } => {
+                write!(f, "{program} failed (exit code {code:?}): {stderr}")
+            }
         }
     }
 }
@@ -60,7 +76,7 @@ impl std::error::Error for RunError {
         match self {
             RunError::Spawn { source, .. } => Some(source),
             RunError::Wait(e) => Some(e),
-            RunError::TimedOut { .. } => None,
+            RunError::TimedOut { .. } | RunError::Failed { .. } => None,
         }
     }
 }
@@ -114,6 +130,49 @@ pub fn output_with_timeout(command: &mut Command, timeout: Duration) -> Result<O
         stdout: out_reader.join().unwrap_or_default(),
         stderr: err_reader.join().unwrap_or_default(),
     })
+}
+
+/// Runs `python` (for example `"python3"`) with `args` — a script and its arguments, or `-c` and code — and a
+/// deadline; its standard output when it exits with success. A failure is an error that carries the end of the
+/// script's stderr (a traceback ends with the error), so the cell can print why instead of panicking.
+///
+/// ```
+/// use std::time::Duration;
+/// use support::process::{available, field, python_output};
+/// if available("python3") {
+///     let out = python_output("python3", &["-c", "print('threads=2 seconds=0.41')"], Duration::from_secs(30)).unwrap();
+///     assert_eq!(field(out.trim(), "seconds"), Some("0.41"));
+///     let err = python_output("python3", &["-c", "raise SystemExit('no')"], Duration::from_secs(30)).unwrap_err();
+///     assert!(err.to_string().contains("no"), "{err}");
+/// }
+/// ```
+pub fn python_output(python: &str, args: &[&str], timeout: Duration) -> Result<String, RunError> {
+    let out = output_with_timeout(Command::new(python).args(args), timeout)?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+    Err(RunError::Failed {
+        program: python.to_string(),
+        code: out.status.code(),
+        stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+    })
+}
+
+/// The value of `key` in a line of whitespace-separated `key=value` fields — the lines the course's Python scripts
+/// print for a notebook to read. `None` when the line has no such field.
+///
+/// ```
+/// use support::process::field;
+/// let line = "threads=2 seconds=0.41 primes=78498";
+/// assert_eq!(field(line, "seconds"), Some("0.41"));
+/// assert_eq!(field(line, "second"), None); // whole keys only
+/// assert_eq!(field(line, "primes").map(|p| p.parse::<u64>().unwrap()), Some(78498));
+/// ```
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|f| f.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
 }
 
 /// Whether `program` can be started (for example `python3`), checked by running it with `--version`.

@@ -187,6 +187,93 @@ pub fn across_threads(
         .collect()
 }
 
+/// Times several variants `runs` times each, **interleaved**: run 1 of every variant, then run 2 of every variant,
+/// and so on. On a shared machine a burst of load from another program then hits every variant alike instead of
+/// spoiling one of them. Returns one [`Timing`] per variant, in order: compare their [`Timing::min`] ("best of
+/// `runs`", the run least disturbed) or [`Timing::median`].
+///
+/// ```
+/// use support::timing::interleaved;
+/// let (mut a, mut b) = (0, 0);
+/// let t = interleaved(3, &mut [&mut || a += 1, &mut || b += 2]);
+/// assert_eq!((t.len(), t[0].runs(), a, b), (2, 3, 3, 6));
+/// ```
+///
+/// # Panics
+/// When `runs` is 0 or there is no variant.
+pub fn interleaved(runs: usize, variants: &mut [&mut dyn FnMut()]) -> Vec<Timing> {
+    assert!(runs > 0, "interleaved: runs must be at least 1");
+    assert!(
+        !variants.is_empty(),
+        "interleaved: give at least one variant"
+    );
+    let mut samples = vec![Vec::with_capacity(runs); variants.len()];
+    for _ in 0..runs {
+        for (v, work) in variants.iter_mut().enumerate() {
+            samples[v].push(time_once(|| work()).1);
+        }
+    }
+    samples.into_iter().map(Timing::from_samples).collect()
+}
+
+/// [`across_threads`] for several variants at once, interleaved as in [`interleaved`]: each run times every
+/// thread count of every variant. Returns, per variant, one row per thread count (for [`speedups`]).
+///
+/// ```
+/// use support::timing::interleaved_across_threads;
+/// let mut seen = Vec::new();
+/// let rows = interleaved_across_threads(&[1, 2], 2, &mut [&mut |t| seen.push(t), &mut |_| {}]);
+/// assert_eq!(rows.len(), 2);
+/// assert_eq!((rows[0][1].threads, rows[0][1].timing.runs()), (2, 2));
+/// assert_eq!(seen, [1, 2, 1, 2]);
+/// ```
+///
+/// # Panics
+/// As [`across_threads`], and when there is no variant.
+pub fn interleaved_across_threads(
+    thread_counts: &[usize],
+    runs: usize,
+    variants: &mut [&mut dyn FnMut(usize)],
+) -> Vec<Vec<ThreadTiming>> {
+    assert!(
+        !thread_counts.is_empty(),
+        "interleaved_across_threads: give at least one thread count"
+    );
+    assert!(
+        thread_counts.iter().all(|&n| n > 0),
+        "interleaved_across_threads: thread counts must be at least 1, got {thread_counts:?}"
+    );
+    assert!(
+        runs > 0,
+        "interleaved_across_threads: runs must be at least 1"
+    );
+    assert!(
+        !variants.is_empty(),
+        "interleaved_across_threads: give at least one variant"
+    );
+    let mut samples = vec![vec![Vec::with_capacity(runs); thread_counts.len()]; variants.len()];
+    for _ in 0..runs {
+        for (c, &threads) in thread_counts.iter().enumerate() {
+            for (v, work) in variants.iter_mut().enumerate() {
+                samples[v][c].push(time_once(|| work(threads)).1);
+            }
+        }
+    }
+    samples
+        .into_iter()
+        .map(|per_count| {
+            per_count
+                .into_iter()
+                .zip(thread_counts)
+                .map(|(s, &threads)| ThreadTiming {
+                    threads,
+                    timing: Timing::from_samples(s),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Speedup of each row against the first row, from medians: `(threads, first median / this median)`.
 ///
 /// ```

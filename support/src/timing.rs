@@ -210,7 +210,7 @@ pub fn interleaved(runs: usize, variants: &mut [&mut dyn FnMut()]) -> Vec<Timing
     let mut samples = vec![Vec::with_capacity(runs); variants.len()];
     for _ in 0..runs {
         for (v, work) in variants.iter_mut().enumerate() {
-            samples[v].push(time_once(|| work()).1);
+            samples[v].push(time_once(&mut *work).1);
         }
     }
     samples.into_iter().map(Timing::from_samples).collect()

@@ -161,7 +161,22 @@ def chart_count(body: str) -> int:
     return body.count('src="data:image/svg+xml') + body.count('src="data:image/png')
 
 
-def write_index(out: Path, title: str, entries: list[tuple[str, str, str]], note: str):
+def course_table(suffix: str, notebooks: Path = NOTEBOOKS) -> str:
+    """The course map of 00_index.ipynb (its cell tagged ``toc``: number, lesson, Python topic, minutes) as HTML,
+    its links pointing at the exported pages (``suffix``: ".html" or ".slides.html"); "" without an index."""
+    index = notebooks / "00_index.ipynb"
+    if not index.is_file():
+        return ""
+    toc = next((c for c in nbformat.read(index, as_version=4).cells if "toc" in tags_of(c)), None)
+    if toc is None:
+        return ""
+    from nbconvert.filters import markdown2html
+
+    return markdown2html(LINK_RE.sub(lambda m: f"]({m.group(1)}{suffix}{m.group(2) or ''})", toc.source))
+
+
+def write_index(out: Path, title: str, entries: list[tuple[str, str, str]], note: str, table: str = ""):
+    """index.html: the course map (``table``, from :func:`course_table`) when there is one, then every page."""
     rows = "\n".join(
         f'<li><a href="{html.escape(href)}">{html.escape(label)}</a> <small>{html.escape(name)}</small></li>'
         for href, label, name in entries
@@ -170,10 +185,12 @@ def write_index(out: Path, title: str, entries: list[tuple[str, str, str]], note
         out / "index.html",
         f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
-small{{color:#666}}</style></head>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
+small{{color:#666}} table{{border-collapse:collapse}} td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}</style></head>
 <body><h1>{html.escape(title)}</h1>
 <p>{html.escape(note)}</p>
+{table}
+<h2>Every page</h2>
 <ol>
 {rows}
 </ol></body></html>
@@ -304,7 +321,7 @@ def cmd_html(ns) -> int:
         print(f"html: {target.name} ({chart_count(target.read_text(encoding='utf-8'))} charts)")
         entries.append((target.name, title_of(nb) or src.stem, name))
     if not ns.notebooks:
-        write_index(out, f"{COURSE_TITLE} — lessons with outputs", entries,
+        write_index(out, f"{COURSE_TITLE} — lessons with outputs", entries, table=course_table(".html"), note=
                     "Each lesson as run by the course's harness, with its outputs and charts.")
     print(f"html: {len(entries)} pages{' and index.html' if not ns.notebooks else ''} in {out}")
     if missing:
@@ -481,7 +498,7 @@ def cmd_slides(ns) -> int:
         print(f"slides: {target.name}: {kind}, {notes} speaker notes, {chart_count(body)} charts")
         entries.append((target.name, title_of(nb) or src.stem, name))
     if not ns.notebooks:
-        write_index(out, f"{COURSE_TITLE} — slides", entries,
+        write_index(out, f"{COURSE_TITLE} — slides", entries, table=course_table(".slides.html"), note=
                     "reveal.js decks, one per lesson: arrow keys move, s opens the speaker notes, Esc shows the overview.")
     print(f"slides: {len(entries)} decks{' and index.html' if not ns.notebooks else ''} in {out}")
     if failed_runs:

@@ -201,3 +201,13 @@ def test_slides_split_long_outputs_off_and_cut_them():
     assert len(out[0].traceback) == export.SLIDE_OUTPUT_LINES and out[0].traceback[0] == "line 0"
     assert out[-1].text.startswith("\u2026 21 more lines")  # 16 of the error and the 5 printed lines
     assert len(nb.cells[1].outputs[0].traceback) == 40  # the notebook itself is untouched
+
+
+def test_the_index_page_shows_the_course_map_with_links_to_the_pages(tmp_path):
+    """The HTML index reads as a course: 00_index's table (lesson, Python topic, minutes), linked to the pages."""
+    table = export.course_table(".html")
+    assert "<table>" in table and "Python topic" in table and "Minutes" in table
+    assert 'href="02_basic_threading.html"' in table and ".ipynb" not in table
+    export.write_index(tmp_path, "T", [("a.html", "A", "a.ipynb")], "note", table=export.course_table(".slides.html"))
+    page = (tmp_path / "index.html").read_text()
+    assert 'href="02_basic_threading.slides.html"' in page and 'href="a.html"' in page

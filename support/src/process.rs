@@ -83,6 +83,11 @@ impl std::error::Error for RunError {
 
 /// Runs `command` to completion, capturing stdout and stderr, and kills it if it runs longer than `timeout`
 /// (`Duration::MAX`: no limit).
+///
+/// Only the program itself is killed (`Child::kill`, SIGKILL on Unix), not processes it started: run a program
+/// directly rather than through `sh -c "… | …"`, or a grandchild may outlive the deadline — and, holding the
+/// pipes open, delay this function until it exits. (Killing a whole process group takes `libc::kill` with a
+/// negative pid: `unsafe`, which this crate forbids.)
 pub fn output_with_timeout(command: &mut Command, timeout: Duration) -> Result<Output, RunError> {
     let program = command.get_program().to_string_lossy().into_owned();
     let mut child = command

@@ -16,6 +16,7 @@
 use std::fmt;
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -85,9 +86,10 @@ impl std::error::Error for RunError {
 /// (`Duration::MAX`: no limit).
 ///
 /// Only the program itself is killed (`Child::kill`, SIGKILL on Unix), not processes it started: run a program
-/// directly rather than through `sh -c "… | …"`, or a grandchild may outlive the deadline — and, holding the
-/// pipes open, delay this function until it exits. (Killing a whole process group takes `libc::kill` with a
-/// negative pid: `unsafe`, which this crate forbids.)
+/// directly rather than through `sh -c "… | …"`, or a grandchild may outlive the deadline. This function still
+/// returns by the deadline (at least a second after the program exits): it does not wait for pipes a grandchild
+/// holds open. (Killing a whole process group takes `libc::kill` with a negative pid: `unsafe`, which this crate
+/// forbids.)
 pub fn output_with_timeout(command: &mut Command, timeout: Duration) -> Result<Output, RunError> {
     let program = command.get_program().to_string_lossy().into_owned();
     let mut child = command
@@ -99,20 +101,24 @@ pub fn output_with_timeout(command: &mut Command, timeout: Duration) -> Result<O
             program: program.clone(),
             source,
         })?;
-    // Read both pipes on their own threads so that a chatty child never blocks on a full pipe.
-    let mut out_pipe = child.stdout.take().expect("stdout is piped");
-    let mut err_pipe = child.stderr.take().expect("stderr is piped");
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out_pipe.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err_pipe.read_to_end(&mut buf);
-        buf
-    });
+    // Read both pipes on their own threads so that a chatty child never blocks on a full pipe. They hand their
+    // bytes over a channel, so that waiting for them has a deadline too (see below).
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            let _ = tx.send(buf);
+        });
+        rx
+    };
+    let out_rx = read(Box::new(child.stdout.take().expect("stdout is piped")));
+    let err_rx = read(Box::new(child.stderr.take().expect("stderr is piped")));
     let start = Instant::now();
+    let timed_out = |program: String| RunError::TimedOut {
+        program,
+        after: timeout,
+    };
     let status = loop {
         match child.try_wait().map_err(RunError::Wait)? {
             Some(status) => break status,
@@ -120,21 +126,30 @@ pub fn output_with_timeout(command: &mut Command, timeout: Duration) -> Result<O
             None if start.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                let _ = out_reader.join();
-                let _ = err_reader.join();
-                return Err(RunError::TimedOut {
-                    program,
-                    after: timeout,
-                });
+                // The readers are not waited for: a process the program started may hold the pipes open. They
+                // end by themselves when the last writer is gone.
+                return Err(timed_out(program));
             }
             None => thread::sleep(Duration::from_millis(10)),
         }
     };
-    Ok(Output {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    })
+    // The program has exited; its output is complete when the pipes close — at once, unless a process it started
+    // still holds them. Wait for that within what is left of the deadline (at least a second).
+    let left = timeout
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_secs(1));
+    let until = Instant::now() + left.min(Duration::from_secs(3600));
+    let collect = |rx: mpsc::Receiver<Vec<u8>>| {
+        rx.recv_timeout(until.saturating_duration_since(Instant::now()))
+    };
+    match (collect(out_rx), collect(err_rx)) {
+        (Ok(stdout), Ok(stderr)) => Ok(Output {
+            status,
+            stdout,
+            stderr,
+        }),
+        _ => Err(timed_out(program)),
+    }
 }
 
 /// Runs `python` (for example `"python3"`) with `args` — a script and its arguments, or `-c` and code — and a
@@ -193,6 +208,35 @@ pub fn available(program: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg_attr(miri, ignore = "runs another program")]
+    fn a_grandchild_holding_the_pipes_does_not_stretch_the_deadline() {
+        // sh starts a sleep that inherits stdout and outlives sh: killing sh leaves it holding the pipe.
+        let start = Instant::now();
+        let r = output_with_timeout(
+            Command::new("sh").args(["-c", "sleep 30 & sleep 30"]),
+            Duration::from_millis(300),
+        );
+        assert!(matches!(r, Err(RunError::TimedOut { .. })), "{r:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "returned after {:?}",
+            start.elapsed()
+        );
+        // sh exits at once, its background sleep keeps the pipe: the wait for the output has a deadline too.
+        let start = Instant::now();
+        let r = output_with_timeout(
+            Command::new("sh").args(["-c", "sleep 30 &"]),
+            Duration::from_secs(1),
+        );
+        assert!(matches!(r, Err(RunError::TimedOut { .. })), "{r:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "returned after {:?}",
+            start.elapsed()
+        );
+    }
 
     #[test]
     #[cfg_attr(miri, ignore = "runs another program")]

@@ -307,11 +307,11 @@ pub fn cores() -> usize {
 /// split over `threads` threads than on one (best of 5 short runs, about 0.1 s in all). On an idle 2-core machine
 /// `cpu_ceiling(2)` is close to 2.0; when another program keeps a core busy it drops towards 1.0. A timing chart
 /// prints it beside its own speedup, so that "2 threads: 1.1×" reads as "the machine was busy", not "threads do not
-/// help". `threads == 0` counts as 1.
+/// help". The result lies between 1.0 and `threads`; `threads == 0` counts as 1.
 ///
 /// ```
 /// let ceiling = support::timing::cpu_ceiling(2);
-/// assert!(ceiling > 0.0 && ceiling <= 2.0);
+/// assert!((1.0..=2.0).contains(&ceiling));
 /// ```
 pub fn cpu_ceiling(threads: usize) -> f64 {
     let threads = threads.max(1) as u64;
@@ -333,9 +333,11 @@ pub fn cpu_ceiling(threads: usize) -> f64 {
     .min()
     .as_secs_f64();
     // Split over n threads, work cannot finish more than n times sooner: a higher ratio means another program
-    // slowed the one-thread runs, so the ratio is capped at n.
+    // slowed the one-thread runs, so the ratio is capped at n. Below 1 it means the threads got less CPU than the
+    // single run had a moment before (a busier machine, the cost of starting threads): the work could still have
+    // run on one thread, so the ceiling is never under 1.
     if split > 0.0 {
-        (one / split).min(threads as f64)
+        (one / split).clamp(1.0, threads as f64)
     } else {
         threads as f64
     }

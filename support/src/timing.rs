@@ -352,10 +352,16 @@ pub fn cpu_ceiling(threads: usize) -> f64 {
 /// assert!(support::timing::speedup_verdict("2 threads", 1.0, 1.9).contains("below"));
 /// // A busy machine: 1.0× says nothing about the threads when the ceiling itself is about 1×.
 /// assert!(support::timing::speedup_verdict("2 threads", 1.0, 1.05).contains("ceiling itself is low"));
+/// // The load changed between the two measurements: a speedup well above the ceiling says so.
+/// assert!(support::timing::speedup_verdict("2 threads", 1.28, 1.0).contains("above the ceiling"));
 /// ```
 pub fn speedup_verdict(label: &str, speedup: f64, ceiling: f64) -> String {
-    // A low ceiling first: with no spare core to win, "at the ceiling" would say nothing about the threads.
-    let judgement = if ceiling < 1.3 {
+    // A speedup the ceiling cannot explain first; then a low ceiling: with no spare core to win, "at the
+    // ceiling" would say nothing about the threads.
+    let judgement = if speedup > 1.15 * ceiling {
+        "above the ceiling measured a moment before: the load from other programs changed in between, so neither \
+         number is the machine's; re-run on a quieter machine"
+    } else if ceiling < 1.3 {
         "the ceiling itself is low: another program is using the cores, re-run on a quieter machine"
     } else if speedup >= 0.85 * ceiling {
         "at the ceiling: the threads ran in parallel"

@@ -158,11 +158,23 @@ KDIR="$VENV/share/jupyter/kernels/rust"
 if [ -n "$fresh_evcxr" ] || [ ! -f "$KDIR/kernel.json" ] || ! grep -q "$ROOT/tools/evcxr" "$KDIR/kernel.json"; then
   JUPYTER_PATH="$VENV/share/jupyter" "$CARGO_BIN/evcxr_jupyter" --install >/dev/null
 fi
-"$VENV/bin/python" - "$KDIR/kernel.json" "$ROOT" "$VENV" <<'PY'
+# With sccache on PATH, the kernels compile C code through it (CC="sccache cc": cc-rs, which builds the bundled
+# SQLite of lessons 12 and 14, runs the wrapper CC names). evcxr's own :cache serves compiled Rust crates but not a
+# build script's work, so without it every new kernel compiles SQLite's C source again (about 30 s on 2 cores;
+# docs/latency.md). evcxr's :sccache command is no use here: it only works with :cache off.
+SCCACHE=$(command -v sccache || true)
+if [ -n "$SCCACHE" ]; then
+  echo "setup: sccache found ($SCCACHE): the kernels compile C code through it"
+else
+  echo "setup: no sccache: lessons 12 and 14 compile SQLite's C code in every new kernel (apt-get install sccache makes it a cache hit)"
+fi
+"$VENV/bin/python" - "$KDIR/kernel.json" "$ROOT" "$VENV" "$SCCACHE" <<'PY'
 import json, sys
-path, root, venv = sys.argv[1:]
+path, root, venv, sccache = sys.argv[1:]
 spec = json.load(open(path))
 env = {"EVCXR_CONFIG_DIR": f"{root}/tools/evcxr", "JUPYTER_PATH": f"{venv}/share/jupyter"}
+if sccache:
+    env["CC"] = f"{sccache} cc"
 if spec.get("env") != env:
     spec["env"] = env
     json.dump(spec, open(path, "w"), indent=2)

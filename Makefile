@@ -48,7 +48,17 @@ setup-browser: setup-export
 lab: setup
 	@bash tools/lab.sh
 
-test: setup-browser check-rust miri loom test-tools test-notebooks browser-test
+# The steps one after another, each timed: the last line says how long each took (issue 19's 20-minute target).
+TEST_STEPS := setup-browser check-rust miri loom test-tools test-notebooks browser-test
+test:
+	@start=$$(date +%s); times=""; \
+	for step in $(TEST_STEPS); do \
+	  t0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$step || { echo "make test: $$step failed after $$(( $$(date +%s) - t0 )) s"; exit 1; }; \
+	  times="$$times $$step $$(( $$(date +%s) - t0 )) s ·"; \
+	done; \
+	total=$$(( $$(date +%s) - start )); \
+	echo "make test: passed in $$total s ($$(( total / 60 )) min $$(( total % 60 )) s):$${times% ·}"
 
 check-rust:
 	cargo fmt --all --check

@@ -26,8 +26,12 @@ cache served (its hit counter, read with ``:cache`` before and after) and which 
 private copy of evcxr's cache (as ``make test``'s parallel jobs do), warmed first for these dependency sets, so the
 numbers are for a warm cache and no other kernel touches its counters.
 
-LATENCY_LESSONS=02,12 picks lessons (by number prefix); LATENCY_FLOWS=learner,split picks flows; LATENCY_LOGDIR=dir
-keeps the kernels' stderr.
+Each flow runs twice: with the kernel's build folder kept from an earlier kernel (what tools/evcxr/kernel.py gives
+every kernel: folders warmed by the warm-up, in a private place) and with a new one each time (COURSE_BUILD_DIRS=off:
+evcxr's own temporary folder, as before issue 19).
+
+LATENCY_LESSONS=02,12 picks lessons (by number prefix); LATENCY_FLOWS=learner,split picks flows;
+LATENCY_FOLDERS=kept,new picks build folders; LATENCY_LOGDIR=dir keeps the kernels' stderr.
 """
 
 from __future__ import annotations
@@ -297,6 +301,9 @@ def main() -> int:
     n = int(os.environ.get("LATENCY_RUNS", "3"))
     wanted = [x.strip() for x in os.environ.get("LATENCY_LESSONS", ",".join(LESSONS)).split(",") if x.strip()]
     flows = [x.strip() for x in os.environ.get("LATENCY_FLOWS", "learner,split").split(",") if x.strip()]
+    folders = [x.strip() for x in os.environ.get("LATENCY_FOLDERS", "kept,new").split(",") if x.strip()]
+    if not set(folders) <= {"kept", "new"}:
+        sys.exit(f"latency: LATENCY_FOLDERS must name kept and/or new, not {','.join(folders)}")
     paths = []
     for prefix in wanted:
         found = sorted(NOTEBOOKS.glob(f"{prefix}_*.ipynb"))
@@ -309,6 +316,8 @@ def main() -> int:
         start = time.monotonic()
         # A private copy of evcxr's cache, then warmed for these lessons' :dep lines (not timed).
         runner.KERNEL_ENV.overrides = evcxr_cache_slots(1, tmpdir / "cache")[0]
+        kept = str(tmpdir / "build-dirs")  # tools/evcxr/kernel.py's folders, private to this run
+        runner.KERNEL_ENV.overrides["COURSE_BUILD_DIRS"] = kept
         print(f"latency: copied evcxr's cache ({time.monotonic() - start:.0f} s); warming it for {', '.join(p.name for p in paths)}", flush=True)
         problems = warm_up(paths, setup_timeout=TIMEOUT)
         if problems:
@@ -319,16 +328,18 @@ def main() -> int:
         report: list[str] = []
         for path in paths:
             kind = LESSONS.get(path.name[:2], "")
-            for flow in flows:
+            for folder, flow in ((folder, flow) for folder in folders for flow in flows):
+                runner.KERNEL_ENV.overrides["COURSE_BUILD_DIRS"] = kept if folder == "kept" else "off"
+                label = "build folder kept" if folder == "kept" else "new build folder"
                 runs = []
                 for k in range(n):
                     load = uptime().split("load average:")[-1].strip()
                     t = (learner_flow if flow == "learner" else split_flow)(path, logdir, k)
-                    print(f"latency: {path.stem} {flow} #{k + 1}: "
+                    print(f"latency: {path.stem} {flow}, {label}, #{k + 1}: "
                           + ", ".join(f"{key} {v:.2f}" for key, v in t.items() if not key.startswith("_"))
                           + f" (load before: {load})", flush=True)
                     runs.append(t)
-                report += median_table(f"{path.stem} ({kind}), flow '{flow}'", runs)
+                report += median_table(f"{path.stem} ({kind}), flow '{flow}', {label}", runs)
                 if flow == "split":
                     crates = runs[-1]["_crates"]  # type: ignore[assignment]
                     listed = " ".join(f"{c} ({s:.1f} s)" for c, s in crates.items())  # type: ignore[attr-defined]

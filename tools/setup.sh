@@ -168,15 +168,20 @@ if [ -n "$SCCACHE" ]; then
 else
   echo "setup: no sccache: lessons 12 and 14 compile SQLite's C code in every new kernel (apt-get install sccache makes it a cache hit)"
 fi
-"$VENV/bin/python" - "$KDIR/kernel.json" "$ROOT" "$VENV" "$SCCACHE" <<'PY'
-import json, sys
-path, root, venv, sccache = sys.argv[1:]
+# The kernel starts through tools/evcxr/kernel.py, which gives it a build folder kept from an earlier kernel
+# (EVCXR_TMPDIR): cargo then finds support and every build script's output fresh instead of building them again
+# (docs/latency.md). COURSE_BUILD_DIRS=off in the environment turns it off.
+"$VENV/bin/python" - "$KDIR/kernel.json" "$ROOT" "$VENV" "$SCCACHE" "$CARGO_BIN/evcxr_jupyter" <<'PY'
+import json, os, sys
+path, root, venv, sccache, evcxr = sys.argv[1:]
 spec = json.load(open(path))
 env = {"EVCXR_CONFIG_DIR": f"{root}/tools/evcxr", "JUPYTER_PATH": f"{venv}/share/jupyter"}
 if sccache:
     env["CC"] = f"{sccache} cc"
-if spec.get("env") != env:
+argv = [os.path.abspath(f"{venv}/bin/python"), f"{root}/tools/evcxr/kernel.py", evcxr, "--control_file", "{connection_file}"]
+if spec.get("env") != env or spec.get("argv") != argv:
     spec["env"] = env
+    spec["argv"] = argv
     json.dump(spec, open(path, "w"), indent=2)
 PY
 echo "setup: ok (evcxr_jupyter $EVCXR_VERSION, kernelspec in .venv)"

@@ -52,6 +52,10 @@ def cmd_run(ns) -> int:
         slots.put(env)
     scratch = None
     if ns.jobs > 1 and len(paths) > 1 and not ns.no_warm_up:
+        scratch = Path(tempfile.mkdtemp(prefix="nbtools-evcxr-cache-"))
+        # The kernels' build folders (tools/evcxr/kernel.py): this run's own, so the warm-up's folder is one the jobs
+        # then reuse, and no earlier run's folder (its Cargo.lock, its target) plays a part.
+        os.environ.setdefault("COURSE_BUILD_DIRS", str(scratch / "build-dirs"))
         # Kernels at once on a fresh machine waited on cargo's package-cache lock and failed: fill what they share
         # first, one build at a time.
         problems = warm_up(paths, ns.setup_timeout)
@@ -62,7 +66,6 @@ def cmd_run(ns) -> int:
             # resolves from the local cache (the versions the warm-up just chose), taking no download lock.
             os.environ["CARGO_NET_OFFLINE"] = "true"
         # evcxr's cache is not safe for kernels using it at once: each job gets its own copy of the warmed cache.
-        scratch = Path(tempfile.mkdtemp(prefix="nbtools-evcxr-cache-"))
         slots = queue.Queue()
         for env in evcxr_cache_slots(ns.jobs, scratch):
             slots.put(env)

@@ -1,0 +1,110 @@
+"""Starts evcxr_jupyter in a build folder that outlives the kernel (the kernelspec's ``argv``, written by
+tools/setup.sh; issue 19, docs/latency.md).
+
+Without this, each evcxr kernel builds in a new temporary folder: cargo finds no fingerprints there, runs every
+build script again and compiles ``support`` (a path dependency, which evcxr's ``:cache`` never serves) in every new
+kernel — about 5 s of a lesson's first 10 s. With a folder kept from an earlier kernel (``EVCXR_TMPDIR``, read by
+evcxr 0.22's ``get_tmp_dir``), cargo finds everything fresh and only the cell itself is compiled. Cargo's
+fingerprints decide what is stale: an edit to ``support/`` rebuilds ``support``, as in any cargo project.
+
+The cell libraries evcxr builds there need one more setting: they find the standard library's shared object
+through a relative rpath that rustc computes for ``target/<host>/debug/deps/``, while evcxr loads a copy one folder
+up. From evcxr's usual ``/tmp/.tmpXXXX`` the extra ``..`` stops at ``/`` and the path still works; from a folder
+that shares an ancestor with the toolchain (``~/.cache`` and ``~/.rustup``) it misses, and the kernel dies with
+"dlopen failed" (``libstd-….so: cannot open shared object file``). So the kernel gets the toolchain's library folder
+(``rustc --print target-libdir``) in ``LD_LIBRARY_PATH``.
+
+One evcxr at a time may use a folder (the evcxr maintainer on evcxr issue #304), so the folders are numbered and each
+has a lock file: a kernel takes the first folder whose lock it can get (``flock``) and holds it while it lives — the
+open lock file is inherited through ``exec`` by evcxr_jupyter, and released by the system when the kernel (and every
+process it started) has exited, however it ended. A folder is never moved (its libraries have relative rpaths, evcxr
+issue #243).
+
+Linux only (elsewhere evcxr keeps its own temporary folders). Where: ``$COURSE_BUILD_DIRS`` when set, else ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/evcxr-course/<repo>-<hash>``.
+Not inside the repository: cargo would take the workspace's Cargo.toml for the kernel crate's own.
+``COURSE_BUILD_DIRS=off`` (or an ``EVCXR_TMPDIR`` already set) leaves evcxr to itself, as before — `make latency`
+uses it to measure both. Delete the folder to get the disk space back (each is a cargo target folder: a few hundred
+MB once it has built every lesson's dependencies).
+
+Usage (the kernelspec): python tools/evcxr/kernel.py <evcxr_jupyter> --control_file {connection_file}
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_FOLDERS = 32  # more kernels at once than this: the rest use evcxr's own temporary folders
+HELD = []  # the lock file taken: kept referenced, or Python would close it (and drop the lock) before the exec
+
+
+def build_dirs() -> Path | None:
+    chosen = os.environ.get("COURSE_BUILD_DIRS", "")
+    if chosen == "off" or os.environ.get("EVCXR_TMPDIR"):
+        return None
+    if chosen:
+        return Path(chosen)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+    return cache / "evcxr-course" / f"{REPO.name}-{tag}"
+
+
+def take_folder(root: Path) -> Path | None:
+    """Locks and returns the first free numbered folder under root; None when all are taken. The lock file stays
+    open (and inheritable) on purpose: it is the kernel's hold on the folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(MAX_FOLDERS):
+        lock = open(root / f"{n}.lock", "a")
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        os.set_inheritable(lock.fileno(), True)
+        HELD.append(lock)
+        folder = root / str(n)
+        folder.mkdir(exist_ok=True)
+        return folder
+    return None
+
+
+def std_library_dir(cwd: Path) -> str | None:
+    """The folder with the default toolchain's ``libstd-….so``, as evcxr's rustc would link against it."""
+    try:
+        found = subprocess.run(
+            ["rustc", "--print", "target-libdir"], cwd=cwd, capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    folder = found.stdout.strip()
+    return folder if found.returncode == 0 and Path(folder).is_dir() else None
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2:
+        sys.exit("usage: kernel.py <evcxr_jupyter> [its arguments…]")
+    evcxr, args = argv[1], argv[2:]
+    root = build_dirs() if sys.platform.startswith("linux") else None
+    folder = None
+    if root is not None:
+        try:
+            folder = take_folder(root)
+        except OSError as error:  # no folder to be had (read-only cache, full disk): evcxr's own temporary one
+            print(f"kernel.py: no build folder under {root} ({error}); using a temporary one", file=sys.stderr)
+    libdir = std_library_dir(folder) if folder is not None else None
+    if folder is not None and libdir is None:
+        print("kernel.py: `rustc --print target-libdir` failed; using a temporary build folder", file=sys.stderr)
+    if folder is not None and libdir is not None:
+        os.environ["EVCXR_TMPDIR"] = str(folder)
+        old = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
+        os.environ["LD_LIBRARY_PATH"] = os.pathsep.join([libdir, *old])
+    os.execv(evcxr, [evcxr, *args])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,88 @@
+"""tools/evcxr/kernel.py: each kernel gets a build folder of its own, kept for the next kernel (issue 19)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LAUNCHER = Path(__file__).resolve().parents[1] / "evcxr" / "kernel.py"
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="build folders are kept on Linux only")
+
+
+@pytest.fixture
+def fake_evcxr(tmp_path: Path) -> Path:
+    """Stands in for evcxr_jupyter: writes the folder it was given and its library path, then waits for a file."""
+    script = tmp_path / "fake_evcxr"
+    script.write_text(
+        "#!/bin/sh\n"
+        'printf "%s\\n%s\\n" "${EVCXR_TMPDIR:-none}" "${LD_LIBRARY_PATH:-}" > "$1"\n'
+        'while [ ! -e "$2" ]; do sleep 0.05; done\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def start(fake: Path, tmp_path: Path, name: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path, Path]:
+    out, stop = tmp_path / f"{name}.out", tmp_path / f"{name}.stop"
+    full = {k: v for k, v in os.environ.items() if k != "EVCXR_TMPDIR"} | env
+    proc = subprocess.Popen([sys.executable, str(LAUNCHER), str(fake), str(out), str(stop)], env=full)
+    return proc, out, stop
+
+
+def wait_for(path: Path, timeout: float = 30) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text().count("\n") >= 2):
+        assert time.monotonic() < deadline, f"the fake kernel never wrote {path}"
+        time.sleep(0.05)
+    return path.read_text().splitlines()
+
+
+def test_kernels_at_once_get_folders_of_their_own_and_the_next_kernel_reuses_a_free_one(fake_evcxr, tmp_path):
+    env = {"COURSE_BUILD_DIRS": str(tmp_path / "dirs")}
+    a, a_out, a_stop = start(fake_evcxr, tmp_path, "a", env)
+    b, b_out, b_stop = start(fake_evcxr, tmp_path, "b", env)
+    try:
+        folders = {wait_for(a_out)[0], wait_for(b_out)[0]}
+        assert folders == {str(tmp_path / "dirs" / "0"), str(tmp_path / "dirs" / "1")}
+        a_stop.touch()
+        a.wait(timeout=30)  # the kernel has exited: its folder is free again
+        freed = a_out.read_text().splitlines()[0]
+        c, c_out, c_stop = start(fake_evcxr, tmp_path, "c", env)
+        try:
+            assert wait_for(c_out)[0] == freed
+        finally:
+            c_stop.touch()
+            c.wait(timeout=30)
+    finally:
+        a_stop.touch()
+        b_stop.touch()
+        a.wait(timeout=30)
+        b.wait(timeout=30)
+
+
+def test_the_kernel_finds_the_standard_library_of_its_toolchain(fake_evcxr, tmp_path):
+    proc, out, stop = start(fake_evcxr, tmp_path, "k", {"COURSE_BUILD_DIRS": str(tmp_path / "dirs")})
+    try:
+        folder, libpath = wait_for(out)
+    finally:
+        stop.touch()
+        proc.wait(timeout=30)
+    assert folder == str(tmp_path / "dirs" / "0")
+    libdir = libpath.split(os.pathsep)[0]
+    assert list(Path(libdir).glob("libstd-*.so")), f"no libstd-*.so in {libdir}"
+
+
+def test_off_leaves_evcxr_its_own_temporary_folder(fake_evcxr, tmp_path):
+    proc, out, stop = start(fake_evcxr, tmp_path, "k", {"COURSE_BUILD_DIRS": "off"})
+    try:
+        assert wait_for(out)[0] == "none"
+    finally:
+        stop.touch()
+        proc.wait(timeout=30)
+    assert not (tmp_path / "dirs").exists()

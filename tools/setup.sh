@@ -160,13 +160,13 @@ if [ -n "$fresh_evcxr" ] || [ ! -f "$KDIR/kernel.json" ] || ! grep -q "$ROOT/too
 fi
 # With sccache on PATH, the kernels compile C code through it (CC="sccache cc": cc-rs, which builds the bundled
 # SQLite of lessons 12 and 14, runs the wrapper CC names). evcxr's own :cache serves compiled Rust crates but not a
-# build script's work, so without it every new kernel compiles SQLite's C source again (about 30 s on 2 cores;
-# docs/latency.md). evcxr's :sccache command is no use here: it only works with :cache off.
+# build script's work, so without it each new build folder (see kernel.py below) compiles SQLite's C source again
+# (about 30 s on 2 cores; docs/latency.md). evcxr's :sccache command is no use here: it only works with :cache off.
 SCCACHE=$(command -v sccache || true)
 if [ -n "$SCCACHE" ]; then
   echo "setup: sccache found ($SCCACHE): the kernels compile C code through it"
 else
-  echo "setup: no sccache: lessons 12 and 14 compile SQLite's C code in every new kernel (apt-get install sccache makes it a cache hit)"
+  echo "setup: no sccache (optional): lessons 12 and 14 compile SQLite's C code once per kernel build folder (apt-get install sccache makes it a cache hit)"
 fi
 # The kernel starts through tools/evcxr/kernel.py, which gives it a build folder kept from an earlier kernel
 # (EVCXR_TMPDIR): cargo then finds support and every build script's output fresh instead of building them again

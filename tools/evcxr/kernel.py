@@ -3,7 +3,7 @@ tools/setup.sh; issue 19, docs/latency.md).
 
 Without this, each evcxr kernel builds in a new temporary folder: cargo finds no fingerprints there, runs every
 build script again and compiles ``support`` (a path dependency, which evcxr's ``:cache`` never serves) in every new
-kernel — about 5 s of a lesson's first 10 s. With a folder kept from an earlier kernel (``EVCXR_TMPDIR``, read by
+kernel — about 4 s of lesson 02's first 8.5 s (docs/latency.md). With a folder kept from an earlier kernel (``EVCXR_TMPDIR``, read by
 evcxr 0.22's ``get_tmp_dir``), cargo finds everything fresh and only the cell itself is compiled. Cargo's
 fingerprints decide what is stale: an edit to ``support/`` rebuilds ``support``, as in any cargo project.
 
@@ -20,8 +20,10 @@ open lock file is inherited through ``exec`` by evcxr_jupyter, and released by t
 process it started) has exited, however it ended. A folder is never moved (its libraries have relative rpaths, evcxr
 issue #243).
 
-Linux only (elsewhere evcxr keeps its own temporary folders). Where: ``$COURSE_BUILD_DIRS`` when set, else ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/evcxr-course/<repo>-<hash>``.
-Not inside the repository: cargo would take the workspace's Cargo.toml for the kernel crate's own.
+Linux only (elsewhere evcxr keeps its own temporary folders). Where: ``$COURSE_BUILD_DIRS`` when set, else
+``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/evcxr-course/<repo>-<hash>``. Not inside the repository: cargo would find
+the repository's workspace above the kernel's crate and refuse to build it ("current package believes it's in a
+workspace when it's not").
 ``COURSE_BUILD_DIRS=off`` (or an ``EVCXR_TMPDIR`` already set) leaves evcxr to itself, as before — `make latency`
 uses it to measure both. Delete the folder to get the disk space back (each is a cargo target folder: a few hundred
 MB once it has built every lesson's dependencies).

@@ -14,11 +14,19 @@ that shares an ancestor with the toolchain (``~/.cache`` and ``~/.rustup``) it m
 "dlopen failed" (``libstd-….so: cannot open shared object file``). So the kernel gets the toolchain's library folder
 (``rustc --print target-libdir``) in ``LD_LIBRARY_PATH``.
 
-One evcxr at a time may use a folder (the evcxr maintainer on evcxr issue #304), so the folders are numbered and each
-has a lock file: a kernel takes the first folder whose lock it can get (``flock``) and holds it while it lives — the
-open lock file is inherited through ``exec`` by evcxr_jupyter, and released by the system when the kernel (and every
-process it started) has exited, however it ended. A folder is never moved (its libraries have relative rpaths, evcxr
-issue #243).
+One evcxr at a time may use a folder (the evcxr maintainer on evcxr issue #304), so the folders are numbered and a
+kernel takes the first one no living kernel owns. ``<n>.owner`` names the owner: its process id and start time (the
+22nd field of ``/proc/<pid>/stat``, so a process id used again later does not count as the same process). The
+launcher ``exec``s evcxr_jupyter, which keeps the launcher's process id, so the owner is the kernel itself, and the
+folder is free again as soon as the kernel has exited, however it ended. Choosing a folder and writing its owner
+happen under ``select.lock``, held for milliseconds and closed at the ``exec``, so two kernels starting at once
+never take the same folder.
+
+Why not hold a lock for the kernel's life instead: an open lock file is inherited by every process the kernel
+starts, and one of them outlives it. The first C compile through sccache starts sccache's server, which stays up
+after the kernel until it has been idle for ``SCCACHE_IDLE_TIMEOUT`` seconds, holding whatever the kernel held (seen
+with ``fuser`` on 2026-12-05): the folder stayed taken, and the next kernels built in other folders, new and empty
+at first (docs/latency.md). A folder is never moved (its libraries have relative rpaths, evcxr issue #243).
 
 Linux only (elsewhere evcxr keeps its own temporary folders). Where: ``$COURSE_BUILD_DIRS`` when set, else
 ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/evcxr-course/<repo>-<hash>``. Not inside the repository: cargo would find
@@ -38,11 +46,12 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_FOLDERS = 32  # more kernels at once than this: the rest use evcxr's own temporary folders
-HELD = []  # the lock file taken: kept referenced, or Python would close it (and drop the lock) before the exec
+SELECT_PATIENCE = 10.0  # seconds to wait for another launcher's choice (milliseconds, normally) before giving up
 
 
 def build_dirs() -> Path | None:
@@ -56,22 +65,46 @@ def build_dirs() -> Path | None:
     return cache / "evcxr-course" / f"{REPO.name}-{tag}"
 
 
+def process_start(pid: int) -> str | None:
+    """When the process started (clock ticks since boot), or None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()[19]  # the fields after the command name start at the 3rd
+
+
+def owner_alive(owner: Path) -> bool:
+    try:
+        pid, start = owner.read_text().split()
+        return process_start(int(pid)) == start
+    except (OSError, ValueError):  # no owner file, or not one this launcher wrote
+        return False
+
+
 def take_folder(root: Path) -> Path | None:
-    """Locks and returns the first free numbered folder under root; None when all are taken. The lock file stays
-    open (and inheritable) on purpose: it is the kernel's hold on the folder."""
+    """Returns the first numbered folder under root that no living kernel owns, owned by this process from now on;
+    None when all are taken or another launcher holds the choice for longer than SELECT_PATIENCE."""
     root.mkdir(parents=True, exist_ok=True)
-    for n in range(MAX_FOLDERS):
-        lock = open(root / f"{n}.lock", "a")
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            continue
-        os.set_inheritable(lock.fileno(), True)
-        HELD.append(lock)
-        folder = root / str(n)
-        folder.mkdir(exist_ok=True)
-        return folder
+    me = f"{os.getpid()} {process_start(os.getpid())}\n"
+    with open(root / "select.lock", "a") as guard:  # not inheritable (Python's default): closed by the exec
+        deadline = time.monotonic() + SELECT_PATIENCE
+        while True:
+            try:
+                fcntl.flock(guard.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.02)
+        for n in range(MAX_FOLDERS):
+            owner = root / f"{n}.owner"
+            if owner_alive(owner):
+                continue
+            owner.write_text(me)
+            folder = root / str(n)
+            folder.mkdir(exist_ok=True)
+            return folder
     return None
 
 
@@ -96,6 +129,8 @@ def main(argv: list[str]) -> None:
     if root is not None:
         try:
             folder = take_folder(root)
+            if folder is None:
+                print(f"kernel.py: every build folder under {root} is in use; using a temporary one", file=sys.stderr)
         except OSError as error:  # no folder to be had (read-only cache, full disk): evcxr's own temporary one
             print(f"kernel.py: no build folder under {root} ({error}); using a temporary one", file=sys.stderr)
     libdir = std_library_dir(folder) if folder is not None else None

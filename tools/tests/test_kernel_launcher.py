@@ -86,3 +86,41 @@ def test_off_leaves_evcxr_its_own_temporary_folder(fake_evcxr, tmp_path):
         stop.touch()
         proc.wait(timeout=30)
     assert not (tmp_path / "dirs").exists()
+
+
+def test_a_process_that_outlives_the_kernel_does_not_keep_its_folder(tmp_path):
+    """sccache's server, started by a kernel's first C compile, stays up after the kernel. It inherited the old
+    launcher's lock file and kept the folder taken, so the next kernels built in new, empty folders."""
+    daemon_pid = tmp_path / "daemon.pid"
+    kernel = tmp_path / "kernel_starting_a_daemon"
+    kernel.write_text(
+        "#!/bin/sh\n"
+        'printf "%s\\n%s\\n" "${EVCXR_TMPDIR:-none}" "${LD_LIBRARY_PATH:-}" > "$1"\n'
+        f'sleep 60 & echo $! > "{daemon_pid}"\n'  # outlives this script, as sccache's server outlives a kernel
+    )
+    kernel.chmod(0o755)
+    env = {"COURSE_BUILD_DIRS": str(tmp_path / "dirs")}
+    first, first_out, _ = start(kernel, tmp_path, "first", env)
+    try:
+        first.wait(timeout=30)
+        assert daemon_pid.exists() and Path(f"/proc/{daemon_pid.read_text().strip()}").exists(), "no daemon left"
+        second, second_out, _ = start(kernel, tmp_path, "second", env)
+        second.wait(timeout=30)
+        assert wait_for(second_out)[0] == wait_for(first_out)[0] == str(tmp_path / "dirs" / "0")
+    finally:
+        for pid in {*daemon_pid.read_text().split()} if daemon_pid.exists() else ():
+            subprocess.run(["kill", pid], check=False)
+
+
+def test_a_kernel_that_died_leaves_its_folder_free_even_if_its_process_id_is_used_again(tmp_path):
+    dirs = tmp_path / "dirs"
+    dirs.mkdir()
+    # An owner whose process id is alive (this test) but started at another time: a process id used again.
+    (dirs / "0.owner").write_text(f"{os.getpid()} 1\n")
+    (dirs / "1.owner").write_text("not an owner file\n")
+    found = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import kernel; "
+         "print(kernel.take_folder(__import__('pathlib').Path(sys.argv[2])))", str(LAUNCHER.parent), str(dirs)],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    assert found.stdout.strip() == str(dirs / "0")

@@ -85,8 +85,11 @@ def owner_alive(owner: Path) -> bool:
 def take_folder(root: Path) -> Path | None:
     """Returns the first numbered folder under root that no living kernel owns, owned by this process from now on;
     None when all are taken or another launcher holds the choice for longer than SELECT_PATIENCE."""
+    started = process_start(os.getpid())
+    if started is None:  # no /proc to tell living owners from dead ones: share no folder
+        return None
     root.mkdir(parents=True, exist_ok=True)
-    me = f"{os.getpid()} {process_start(os.getpid())}\n"
+    me = f"{os.getpid()} {started}\n"
     with open(root / "select.lock", "a") as guard:  # not inheritable (Python's default): closed by the exec
         deadline = time.monotonic() + SELECT_PATIENCE
         while True:

@@ -17,8 +17,9 @@ that shares an ancestor with the toolchain (``~/.cache`` and ``~/.rustup``) it m
 One evcxr at a time may use a folder (the evcxr maintainer on evcxr issue #304), so the folders are numbered and a
 kernel takes the first one no living kernel owns. ``<n>.owner`` names the owner: its process id and start time (the
 22nd field of ``/proc/<pid>/stat``, so a process id used again later does not count as the same process). The
-launcher ``exec``s evcxr_jupyter, which keeps the launcher's process id, so the owner is the kernel itself, and the
-folder is free again as soon as the kernel has exited, however it ended. Choosing a folder and writing its owner
+launcher ``exec``s evcxr_jupyter, which keeps the launcher's process id, so the owner is the kernel itself. The
+folder is free again when the kernel has exited, however it ended, and no process is left in its process group (a
+cargo it started, still building there). Choosing a folder and writing its owner
 happen under ``select.lock``, held for milliseconds and closed at the ``exec``, so two kernels starting at once
 never take the same folder.
 
@@ -26,7 +27,8 @@ Why not hold a lock for the kernel's life instead: an open lock file is inherite
 starts, and one of them outlives it. The first C compile through sccache starts sccache's server, which stays up
 after the kernel until it has been idle for ``SCCACHE_IDLE_TIMEOUT`` seconds, holding whatever the kernel held (seen
 with ``fuser`` on 2026-12-05): the folder stayed taken, and the next kernels built in other folders, new and empty
-at first (docs/latency.md). A folder is never moved (its libraries have relative rpaths, evcxr issue #243).
+at first (docs/latency.md). sccache's server leaves the kernel's process group (it starts a session of its own:
+seen with ``ps -o pgid,sid``), so the group check above does not keep the folder for it. A folder is never moved (its libraries have relative rpaths, evcxr issue #243).
 
 Linux only (elsewhere evcxr keeps its own temporary folders). Where: ``$COURSE_BUILD_DIRS`` when set, else
 ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/evcxr-course/<repo>-<hash>``. Not inside the repository: cargo would find
@@ -65,19 +67,39 @@ def build_dirs() -> Path | None:
     return cache / "evcxr-course" / f"{REPO.name}-{tag}"
 
 
-def process_start(pid: int) -> str | None:
-    """When the process started (clock ticks since boot), or None if there is no such process."""
+def stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` from the 3rd on (after the command name), or None if there is no such
+    process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat[stat.rindex(")") + 2 :].split()[19]  # the fields after the command name start at the 3rd
+    return stat[stat.rindex(")") + 2 :].split()
 
 
-def owner_alive(owner: Path) -> bool:
+def process_start(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, the 22nd field), or None if there is no such process."""
+    fields = stat_fields(pid)
+    return fields[19] if fields else None
+
+
+def living_groups() -> set[int]:
+    """The process groups (the 5th field) that have a process now."""
+    groups = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (fields := stat_fields(entry.name)):
+            groups.add(int(fields[2]))
+    return groups
+
+
+def owner_alive(owner: Path, groups: set[int]) -> bool:
+    """The kernel that wrote ``owner`` is alive, or a process it started in its process group is (Jupyter starts
+    each kernel in a session of its own, so the group's id is the kernel's process id): a cargo or rustc still
+    writing into the folder. A daemon that left the group (sccache's server starts a session of its own) does not
+    count."""
     try:
         pid, start = owner.read_text().split()
-        return process_start(int(pid)) == start
+        return process_start(int(pid)) == start or int(pid) in groups
     except (OSError, ValueError):  # no owner file, or not one this launcher wrote
         return False
 
@@ -100,9 +122,10 @@ def take_folder(root: Path) -> Path | None:
                 if time.monotonic() > deadline:
                     return None
                 time.sleep(0.02)
+        groups = living_groups()
         for n in range(MAX_FOLDERS):
             owner = root / f"{n}.owner"
-            if owner_alive(owner):
+            if owner_alive(owner, groups):
                 continue
             owner.write_text(me)
             folder = root / str(n)

@@ -29,9 +29,13 @@ def fake_evcxr(tmp_path: Path) -> Path:
 
 
 def start(fake: Path, tmp_path: Path, name: str, env: dict[str, str]) -> tuple[subprocess.Popen, Path, Path]:
+    """Starts the launcher as Jupyter starts a kernel: in a session of its own, so its process group's id is its
+    process id."""
     out, stop = tmp_path / f"{name}.out", tmp_path / f"{name}.stop"
     full = {k: v for k, v in os.environ.items() if k != "EVCXR_TMPDIR"} | env
-    proc = subprocess.Popen([sys.executable, str(LAUNCHER), str(fake), str(out), str(stop)], env=full)
+    proc = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), str(fake), str(out), str(stop)], env=full, start_new_session=True
+    )
     return proc, out, stop
 
 
@@ -88,28 +92,56 @@ def test_off_leaves_evcxr_its_own_temporary_folder(fake_evcxr, tmp_path):
     assert not (tmp_path / "dirs").exists()
 
 
-def test_a_process_that_outlives_the_kernel_does_not_keep_its_folder(tmp_path):
-    """sccache's server, started by a kernel's first C compile, stays up after the kernel. It inherited the old
-    launcher's lock file and kept the folder taken, so the next kernels built in new, empty folders."""
-    daemon_pid = tmp_path / "daemon.pid"
-    kernel = tmp_path / "kernel_starting_a_daemon"
+def kernel_leaving(tmp_path: Path, name: str, command: str) -> tuple[Path, Path]:
+    """A stand-in kernel that writes its folder, starts ``command`` in the background and exits at once."""
+    pid_file = tmp_path / f"{name}.pid"
+    kernel = tmp_path / name
     kernel.write_text(
         "#!/bin/sh\n"
         'printf "%s\\n%s\\n" "${EVCXR_TMPDIR:-none}" "${LD_LIBRARY_PATH:-}" > "$1"\n'
-        f'sleep 60 & echo $! > "{daemon_pid}"\n'  # outlives this script, as sccache's server outlives a kernel
+        f'{command} & echo $! >> "{pid_file}"\n'
     )
     kernel.chmod(0o755)
+    return kernel, pid_file
+
+
+def stop_pid(pid_file: Path) -> None:
+    for pid in pid_file.read_text().split() if pid_file.exists() else ():
+        subprocess.run(["kill", pid], check=False)
+
+
+def test_a_daemon_that_outlives_the_kernel_does_not_keep_its_folder(tmp_path):
+    """sccache's server, started by a kernel's first C compile, stays up after the kernel, in a session of its own.
+    It inherited the first launcher's lock file and kept the folder taken, so the next kernels built in new, empty
+    folders."""
+    kernel, daemon = kernel_leaving(tmp_path, "kernel_starting_a_daemon", "setsid sleep 60")
     env = {"COURSE_BUILD_DIRS": str(tmp_path / "dirs")}
-    first, first_out, _ = start(kernel, tmp_path, "first", env)
     try:
+        first, first_out, _ = start(kernel, tmp_path, "first", env)
         first.wait(timeout=30)
-        assert daemon_pid.exists() and Path(f"/proc/{daemon_pid.read_text().strip()}").exists(), "no daemon left"
+        time.sleep(0.2)
+        assert daemon.exists() and Path(f"/proc/{daemon.read_text().split()[0]}").exists(), "no daemon left"
         second, second_out, _ = start(kernel, tmp_path, "second", env)
         second.wait(timeout=30)
         assert wait_for(second_out)[0] == wait_for(first_out)[0] == str(tmp_path / "dirs" / "0")
     finally:
-        for pid in {*daemon_pid.read_text().split()} if daemon_pid.exists() else ():
-            subprocess.run(["kill", pid], check=False)
+        stop_pid(daemon)
+
+
+def test_a_process_left_in_the_kernels_group_keeps_its_folder(tmp_path):
+    """A cargo the kernel started, still building in the folder after the kernel has gone: the next kernel takes
+    another folder until it has ended."""
+    kernel, child = kernel_leaving(tmp_path, "kernel_leaving_a_child", "sleep 60")
+    env = {"COURSE_BUILD_DIRS": str(tmp_path / "dirs")}
+    try:
+        first, first_out, _ = start(kernel, tmp_path, "first", env)
+        first.wait(timeout=30)
+        assert wait_for(first_out)[0] == str(tmp_path / "dirs" / "0")
+        second, second_out, _ = start(kernel, tmp_path, "second", env)
+        second.wait(timeout=30)
+        assert wait_for(second_out)[0] == str(tmp_path / "dirs" / "1")
+    finally:
+        stop_pid(child)
 
 
 def test_a_kernel_that_died_leaves_its_folder_free_even_if_its_process_id_is_used_again(tmp_path):

@@ -3,9 +3,9 @@ tools/setup.sh; issue 19, docs/latency.md).
 
 Without this, each evcxr kernel builds in a new temporary folder: cargo finds no fingerprints there, runs every
 build script again and compiles ``support`` (a path dependency, which evcxr's ``:cache`` never serves) in every new
-kernel — about 4 s of lesson 02's first 8.5 s (docs/latency.md). With a folder kept from an earlier kernel (``EVCXR_TMPDIR``, read by
-evcxr 0.22's ``get_tmp_dir``), cargo finds everything fresh and only the cell itself is compiled. Cargo's
-fingerprints decide what is stale: an edit to ``support/`` rebuilds ``support``, as in any cargo project.
+kernel — about 4 s of lesson 02's first 8.5 s (docs/latency.md). With a folder kept from an earlier kernel
+(``EVCXR_TMPDIR``, read by evcxr 0.22's ``get_tmp_dir``), cargo finds everything fresh and only the cell itself is
+compiled. Cargo's fingerprints decide what is stale: an edit to ``support/`` rebuilds ``support``, as in any cargo project.
 
 The cell libraries evcxr builds there need one more setting: they find the standard library's shared object
 through a relative rpath that rustc computes for ``target/<host>/debug/deps/``, while evcxr loads a copy one folder
@@ -18,17 +18,19 @@ One evcxr at a time may use a folder (the evcxr maintainer on evcxr issue #304),
 kernel takes the first one no living kernel owns. ``<n>.owner`` names the owner: its process id and start time (the
 22nd field of ``/proc/<pid>/stat``, so a process id used again later does not count as the same process). The
 launcher ``exec``s evcxr_jupyter, which keeps the launcher's process id, so the owner is the kernel itself. The
-folder is free again when the kernel has exited, however it ended, and no process is left in its process group (a
-cargo it started, still building there). Choosing a folder and writing its owner
-happen under ``select.lock``, held for milliseconds and closed at the ``exec``, so two kernels starting at once
-never take the same folder.
+folder is free again when the kernel has exited, however it ended, and no process is left in its process group
+(Jupyter starts each kernel in a session of its own, jupyter_client's ``launcher.py``): a cargo it started, still
+building there, keeps the folder. A folder is chosen and its owner written under ``select.lock``, held for
+milliseconds and closed at the ``exec``, so two kernels starting at once never take the same folder.
 
 Why not hold a lock for the kernel's life instead: an open lock file is inherited by every process the kernel
 starts, and one of them outlives it. The first C compile through sccache starts sccache's server, which stays up
 after the kernel until it has been idle for ``SCCACHE_IDLE_TIMEOUT`` seconds, holding whatever the kernel held (seen
 with ``fuser`` on 2026-12-05): the folder stayed taken, and the next kernels built in other folders, new and empty
-at first (docs/latency.md). sccache's server leaves the kernel's process group (it starts a session of its own:
-seen with ``ps -o pgid,sid``), so the group check above does not keep the folder for it. A folder is never moved (its libraries have relative rpaths, evcxr issue #243).
+at first (docs/latency.md). sccache's server starts a session of its own (seen with ``ps -o pgid,sid``), so the
+process-group check does not keep the folder for it.
+
+A folder is never moved (its libraries have relative rpaths, evcxr issue #243).
 
 Linux only (elsewhere evcxr keeps its own temporary folders). Where: ``$COURSE_BUILD_DIRS`` when set, else
 ``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/evcxr-course/<repo>-<hash>``. Not inside the repository: cargo would find

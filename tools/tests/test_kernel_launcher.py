@@ -147,12 +147,17 @@ def test_a_process_left_in_the_kernels_group_keeps_its_folder(tmp_path):
 def test_a_kernel_that_died_leaves_its_folder_free_even_if_its_process_id_is_used_again(tmp_path):
     dirs = tmp_path / "dirs"
     dirs.mkdir()
-    # An owner whose process id is alive (this test) but started at another time: a process id used again.
-    (dirs / "0.owner").write_text(f"{os.getpid()} 1\n")
-    (dirs / "1.owner").write_text("not an owner file\n")
-    found = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import kernel; "
-         "print(kernel.take_folder(__import__('pathlib').Path(sys.argv[2])))", str(LAUNCHER.parent), str(dirs)],
-        capture_output=True, text=True, timeout=30, check=True,
-    )
+    # A living process that leads no process group, named with another start time: a process id used again.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        (dirs / "0.owner").write_text(f"{other.pid} 1\n")
+        (dirs / "1.owner").write_text("not an owner file\n")
+        found = subprocess.run(
+            [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import kernel; "
+             "print(kernel.take_folder(__import__('pathlib').Path(sys.argv[2])))", str(LAUNCHER.parent), str(dirs)],
+            capture_output=True, text=True, timeout=30, check=True,
+        )
+    finally:
+        other.kill()
+        other.wait(timeout=30)
     assert found.stdout.strip() == str(dirs / "0")

@@ -5,7 +5,8 @@ Without this, each evcxr kernel builds in a new temporary folder: cargo finds no
 build script again and compiles ``support`` (a path dependency, which evcxr's ``:cache`` never serves) in every new
 kernel — about 4 s of lesson 02's first 8.5 s (docs/latency.md). With a folder kept from an earlier kernel
 (``EVCXR_TMPDIR``, read by evcxr 0.22's ``get_tmp_dir``), cargo finds everything fresh and only the cell itself is
-compiled. Cargo's fingerprints decide what is stale: an edit to ``support/`` rebuilds ``support``, as in any cargo project.
+compiled. Cargo's fingerprints decide what is stale: an edit to ``support/`` rebuilds ``support``, as in any cargo
+project.
 
 The cell libraries evcxr builds there need one more setting: they find the standard library's shared object
 through a relative rpath that rustc computes for ``target/<host>/debug/deps/``, while evcxr loads a copy one folder
